@@ -1,0 +1,190 @@
+"""Configuration from the environment and `.env` (DESIGN.md §2).
+
+`load_settings()` turns any missing or malformed value into one `ConfigError` line naming the
+variable and what it must look like; `python -m bot` prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USERGROUP_HANDLE = re.compile(r"^@[a-z0-9][a-z0-9._-]{0,79}$")
+CALL_TYPE = re.compile(r"^[a-z0-9_-]{1,64}$")
+STREAM_USER_ID = re.compile(r"^[A-Za-z0-9@_-]{1,255}$")
+CHANNEL = re.compile(r"^([CGD][A-Z0-9]{2,}|#?[a-z0-9][a-z0-9._-]{0,79})$")
+
+_HINTS: dict[str, str] = {
+    "slack_bot_token": "a Slack bot token starting with xoxb-",
+    "slack_signing_secret": "the Signing Secret from the Slack app's Basic Information page",
+    "slack_app_token": "an app-level token starting with xapp-",
+    "stream_api_key": "the Stream project's API key",
+    "stream_api_secret": "the Stream project's API secret",
+    "mod_default_call_type": "a Stream call type: lower-case letters, digits, _ or -",
+    "mod_stream_user_id": "a Stream user id: letters, digits, @, _ or -",
+    "mod_admins": "a comma list of Slack user ids (U0123ABCD) or user-group handles (@oncall-mods)",
+    "mod_moderators": "a comma list of Slack user ids (U0123ABCD) or user-group handles (@oncall-mods)",
+    "mod_log_channel": "a Slack channel id like C0123ABCD or a name like #mod-log",
+    "mod_requests_channel": "a Slack channel id like C0123ABCD or a name like #mod-requests",
+    "port": "a TCP port number from 1 to 65535",
+}
+
+
+class ConfigError(Exception):
+    """One line for the operator: which variable, what it must look like."""
+
+
+def _split_members(value: object) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        items = [str(v).strip() for v in value]
+    else:
+        items = [part.strip() for part in str(value).split(",")]
+    members = [item for item in items if item]
+    for member in members:
+        if not (SLACK_USER_ID.match(member) or USERGROUP_HANDLE.match(member)):
+            raise ValueError(
+                f"{member!r} is neither a Slack user id (U0123ABCD) "
+                "nor a user-group handle (@oncall-mods)"
+            )
+    return members
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    stream_api_key: str | None = None
+    stream_api_secret: SecretStr | None = None
+    stream_base_url: str = "https://video.stream-io-api.com"
+    stream_connect_timeout: float = Field(default=5.0, gt=0)
+    stream_read_timeout: float = Field(default=10.0, gt=0)
+    stream_deadline: float = Field(default=8.0, gt=0)
+
+    mod_default_call_type: str = "default"
+    mod_stream_user_id: str = "callmod-bot"
+    mod_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mod_moderators: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mod_log_channel: str | None = None
+    mod_requests_channel: str | None = None
+    mod_usergroup_cache_seconds: float = Field(default=60.0, ge=0)
+    mod_request_max_age_seconds: float = Field(default=900.0, gt=0)
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+
+    @field_validator("mod_admins", "mod_moderators", mode="before")
+    @classmethod
+    def _members(cls, value: object) -> list[str]:
+        return _split_members(value)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must start with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must start with xapp-")
+        return value
+
+    @field_validator("mod_default_call_type")
+    @classmethod
+    def _call_type(cls, value: str) -> str:
+        if not CALL_TYPE.match(value):
+            raise ValueError(f"{value!r} has characters a call type cannot have")
+        return value
+
+    @field_validator("mod_stream_user_id")
+    @classmethod
+    def _stream_user(cls, value: str) -> str:
+        if not STREAM_USER_ID.match(value):
+            raise ValueError(f"{value!r} is not a valid Stream user id")
+        return value
+
+    @field_validator("mod_log_channel", "mod_requests_channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not CHANNEL.match(value):
+            raise ValueError(f"{value!r} is not a channel id or name")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _modes(self) -> Settings:
+        if self.slack_bot_token is not None:
+            if self.slack_signing_secret is None:
+                raise ConfigError(
+                    "SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set: "
+                    + _HINTS["slack_signing_secret"]
+                )
+            if self.mod_log_channel is None:
+                raise ConfigError(
+                    "MOD_LOG_CHANNEL is required when SLACK_BOT_TOKEN is set: "
+                    + _HINTS["mod_log_channel"]
+                )
+        if (self.stream_api_key is None) != (self.stream_api_secret is None):
+            missing = "STREAM_API_SECRET" if self.stream_api_secret is None else "STREAM_API_KEY"
+            raise ConfigError(
+                f"{missing} is required when the other Stream credential is set: "
+                + _HINTS[missing.lower()]
+            )
+        return self
+
+    @property
+    def slack_mode(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def stream_emulated(self) -> bool:
+        return self.stream_api_key is None
+
+    @property
+    def requests_channel(self) -> str | None:
+        return self.mod_requests_channel or self.mod_log_channel
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; every problem becomes a single-line `ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except ConfigError:
+        raise
+    except ValueError as exc:  # pydantic wraps most, but a settings source can raise directly
+        raise ConfigError(str(exc).splitlines()[0]) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    ctx = error.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, ConfigError):
+        return str(inner)
+    message = str(inner) if inner is not None else str(error["msg"])
+    hint = _HINTS.get(field)
+    name = field.upper() or "configuration"
+    return f"{name}: {message}" + (f" (expected {hint})" if hint else "")

@@ -1,0 +1,1 @@
+"""Slash-command families; each module declares its commands in the registry."""
