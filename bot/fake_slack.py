@@ -1,0 +1,618 @@
+"""A recording stand-in for Slack's Web API and response_url endpoints (aiohttp.web).
+
+The bot reaches it through `SLACK_API_URL` (`api_url`) and through the `response_url`s that the
+`SlackDriver` puts in signed payloads. Everything it receives is kept in order (`calls`,
+`messages`, `responses`) and pushed to subscribers, which is how the console shows it as text.
+It answers in Slack's documented shapes for the methods callmod uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import itertools
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+logger = logging.getLogger(__name__)
+
+MAX_BLOCKS = 50
+RESPONSE_URL_USES = 5
+RESPONSE_URL_METHOD = "response_url"
+_FIRST_TS_MICROS = 1_800_000_000_000_100
+_TS_STEP_MICROS = 100
+_JSON_FIELDS = ("blocks", "attachments")
+
+
+@dataclass
+class ApiCall:
+    """One Web API request as received (the token itself is never kept)."""
+
+    method: str
+    args: dict[str, Any]
+    token_ok: bool
+    status: int
+    error: str | None = None
+
+
+@dataclass
+class PostedMessage:
+    """A message posted with chat.postMessage or chat.postEphemeral, in its current version."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+    ephemeral_user: str | None = None
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.ephemeral_user is not None
+
+
+@dataclass
+class ResponsePost:
+    """One POST to a response_url; `status` is what the fake answered (200 unless refused)."""
+
+    key: str
+    text: str
+    blocks: list[dict[str, Any]]
+    response_type: str | None
+    replace_original: bool
+    delete_original: bool
+    status: int = 200
+
+
+SlackEvent = ApiCall | PostedMessage | ResponsePost
+SlackListener = Callable[[SlackEvent], None]
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: int | None
+    error: str | None
+    remaining: int
+
+
+class _MethodError(Exception):
+    """A Slack method error: HTTP 200 with {"ok": false, "error": ...}."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-fake",
+        bot_user_id: str = "UCALLMOD",
+        team_id: str = "T0CALLMOD",
+    ) -> None:
+        self._bot_token = bot_token
+        self.bot_user_id = bot_user_id
+        self.team_id = team_id
+        self.bot_id = "B0CALLMOD"
+        self.calls: list[ApiCall] = []
+        self.messages: list[PostedMessage] = []
+        self.responses: list[ResponsePost] = []
+        self.users: dict[str, str] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self._failures: dict[str, deque[_Failure]] = {}
+        self._listeners: list[SlackListener] = []
+        self._changed = asyncio.Condition()
+        self._ts_micros = _FIRST_TS_MICROS
+        self._key_numbers = itertools.count(1)
+        self._issued_keys: set[str] = set()
+        self._bound_messages: dict[str, PostedMessage] = {}
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{key}", self._handle_response_url)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        self._runner = runner
+        self._base_url = f"http://{bound_host}:{bound_port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("FakeSlack is not started")
+        return self._base_url
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, key: str | None = None, *, message: PostedMessage | None = None) -> str:
+        """A response_url served by this fake; a new unique key when `key` is None.
+
+        With `message`, the URL belongs to an interaction on that channel message, so a post with
+        `replace_original` / `delete_original` edits or deletes it, as Slack does.
+        """
+        if key is None:
+            key = self.new_response_key()
+        self._issued_keys.add(key)
+        if message is not None:
+            self._bound_messages[key] = message
+        return f"{self.base_url}/response/{key}"
+
+    def new_response_key(self) -> str:
+        """A response_url key not handed out before ("r1", "r2", ...)."""
+        while True:
+            key = f"r{next(self._key_numbers)}"
+            if key not in self._issued_keys:
+                self._issued_keys.add(key)
+                return key
+
+    def new_ts(self) -> str:
+        """The next message timestamp, unique and increasing ("1800000000.000100", ...)."""
+        micros = self._ts_micros
+        self._ts_micros += _TS_STEP_MICROS
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def messages_in(self, channel: str) -> list[PostedMessage]:
+        return [message for message in self.messages if message.channel == channel]
+
+    def responses_for(self, key: str) -> list[ResponsePost]:
+        return [response for response in self.responses if response.key == key]
+
+    def message(self, channel: str, ts: str) -> PostedMessage:
+        for message in self.messages:
+            if message.channel == channel and message.ts == ts:
+                return message
+        raise KeyError(f"no message {ts} in {channel}")
+
+    # ---- fault injection, subscriptions, waiting -------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        retry_after: int | None = 0,
+        error: str | None = None,
+    ) -> None:
+        """Make the next `times` requests to `method` fail.
+
+        Web API methods: with `error`, HTTP 200 `{"ok": false, "error": error}` (a method error);
+        otherwise HTTP `status` (429 carries `Retry-After` unless `retry_after` is None).
+        `method="response_url"` targets response_url posts, which always fail with HTTP `status`
+        and `error` (or a default) as the body's error.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        queue = self._failures.setdefault(method, deque())
+        queue.append(_Failure(status=status, retry_after=retry_after, error=error, remaining=times))
+
+    def subscribe(self, listener: SlackListener) -> Callable[[], None]:
+        """Call `listener` on every record. For a message post or update the PostedMessage comes
+        first, then the ApiCall; an update has a non-empty `history`, a deletion `deleted`."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # The contract names the parameter `timeout`; it only guards tests from hanging.
+    async def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> None:
+        """Return once `predicate()` holds, re-checking it after every record."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(predicate)
+        except TimeoutError:
+            raise TimeoutError(
+                f"FakeSlack.wait_for({_describe(predicate)}) still false after {timeout}s; "
+                f"{self._summary()}"
+            ) from None
+
+    def _summary(self) -> str:
+        recent = ", ".join(f"{c.method}→{c.error or c.status}" for c in self.calls[-8:]) or "none"
+        return (
+            f"{len(self.calls)} API calls (last: {recent}), {len(self.messages)} messages, "
+            f"{len(self.responses)} response_url posts"
+        )
+
+    async def _record(self, event: SlackEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("FakeSlack listener failed")
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.remaining -= 1
+        if failure.remaining <= 0:
+            queue.popleft()
+        return failure
+
+
+    # ---- Web API ---------------------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _read_args(request)
+        body_token = args.pop("token", None)
+        token = _bearer(request.headers.get("Authorization")) or body_token
+        token_ok = isinstance(token, str) and hmac.compare_digest(
+            token.encode(), self._bot_token.encode()
+        )
+        if not token_ok:
+            return await self._answer(method, args, False, {"ok": False, "error": "invalid_auth"})
+        failure = self._take_failure(method)
+        if failure is not None:
+            return await self._answer_failure(method, args, failure)
+        handler = self._methods().get(method)
+        if handler is None:
+            return await self._answer(method, args, True, {"ok": False, "error": "unknown_method"})
+        try:
+            payload = await handler(args)
+        except _MethodError as exc:
+            payload = {"ok": False, "error": exc.error}
+        return await self._answer(method, args, True, payload)
+
+    async def _answer(
+        self, method: str, args: dict[str, Any], token_ok: bool, payload: dict[str, Any]
+    ) -> web.Response:
+        error = None if payload.get("ok") else str(payload.get("error"))
+        await self._record_call(ApiCall(method, args, token_ok, 200, error))
+        return web.json_response(payload)
+
+    async def _answer_failure(
+        self, method: str, args: dict[str, Any], failure: _Failure
+    ) -> web.Response:
+        if failure.error is not None:
+            return await self._answer(method, args, True, {"ok": False, "error": failure.error})
+        error = "ratelimited" if failure.status == 429 else "internal_error"
+        headers = {}
+        if failure.retry_after is not None and failure.status in (429, 503):
+            headers["Retry-After"] = str(failure.retry_after)
+        await self._record_call(ApiCall(method, args, True, failure.status, error))
+        return web.json_response(
+            {"ok": False, "error": error}, status=failure.status, headers=headers
+        )
+
+    async def _record_call(self, call: ApiCall) -> None:
+        self.calls.append(call)
+        await self._record(call)
+
+    def _methods(self) -> Mapping[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": self._post_ephemeral,
+            "chat.update": self._update,
+            "chat.delete": self._delete,
+            "users.info": self._users_info,
+            "usergroups.list": self._usergroups_list,
+            "usergroups.users.list": self._usergroups_users_list,
+            "conversations.info": self._conversations_info,
+        }
+
+    async def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://callmod-test.slack.com/",
+            "team": "callmod",
+            "user": "callmod",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    async def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = _required(args, "channel", "channel_not_found")
+        text, blocks = _content(args)
+        thread_ts = args.get("thread_ts") or None
+        message = PostedMessage(channel, self.new_ts(), text, blocks, thread_ts=thread_ts)
+        self.messages.append(message)
+        await self._record(message)
+        return {"ok": True, "channel": channel, "ts": message.ts, "message": self._shape(message)}
+
+    async def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = _required(args, "channel", "channel_not_found")
+        user = _required(args, "user", "user_not_in_channel")
+        text, blocks = _content(args)
+        thread_ts = args.get("thread_ts") or None
+        message = PostedMessage(
+            channel, self.new_ts(), text, blocks, thread_ts=thread_ts, ephemeral_user=user
+        )
+        self.messages.append(message)
+        await self._record(message)
+        return {"ok": True, "message_ts": message.ts}
+
+    async def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._find_editable(args)
+        text, blocks = _content(args)
+        self._replace(message, text, blocks)
+        await self._record(message)
+        return {
+            "ok": True,
+            "channel": message.channel,
+            "ts": message.ts,
+            "text": message.text,
+            "message": self._shape(message),
+        }
+
+    async def _delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._find_editable(args)
+        message.deleted = True
+        await self._record(message)
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _find_editable(self, args: dict[str, Any]) -> PostedMessage:
+        channel = _required(args, "channel", "channel_not_found")
+        ts = _required(args, "ts", "message_not_found")
+        for message in self.messages:
+            # Slack cannot edit or delete ephemeral messages through the Web API.
+            if message.channel == channel and message.ts == ts and not message.ephemeral:
+                if message.deleted:
+                    break
+                return message
+        raise _MethodError("message_not_found")
+
+    @staticmethod
+    def _replace(message: PostedMessage, text: str, blocks: list[dict[str, Any]]) -> None:
+        message.history.append({"text": message.text, "blocks": message.blocks})
+        message.text = text
+        message.blocks = blocks
+
+    def _shape(self, message: PostedMessage) -> dict[str, Any]:
+        shaped: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": message.text,
+            "ts": message.ts,
+        }
+        if message.blocks:
+            shaped["blocks"] = message.blocks
+        if message.thread_ts:
+            shaped["thread_ts"] = message.thread_ts
+        return shaped
+
+    async def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = _required(args, "user", "user_not_found")
+        name = self.users.get(user_id)
+        if name is None:
+            raise _MethodError("user_not_found")
+        return {
+            "ok": True,
+            "user": {
+                "id": user_id,
+                "team_id": self.team_id,
+                "name": name,
+                "real_name": name,
+                "is_bot": False,
+                "profile": {"display_name": name, "real_name": name},
+            },
+        }
+
+    async def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        include_users = _truthy(args.get("include_users"))
+        groups = []
+        for handle, members in self.usergroups.items():
+            group: dict[str, Any] = {
+                "id": usergroup_id(handle),
+                "team_id": self.team_id,
+                "handle": handle,
+                "name": handle,
+                "user_count": len(members),
+            }
+            if include_users:
+                group["users"] = list(members)
+            groups.append(group)
+        return {"ok": True, "usergroups": groups}
+
+    async def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group_id = _required(args, "usergroup", "no_such_subteam")
+        for handle, members in self.usergroups.items():
+            if usergroup_id(handle) == group_id:
+                return {"ok": True, "users": list(members)}
+        raise _MethodError("no_such_subteam")
+
+    async def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = _required(args, "channel", "channel_not_found")
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": channel.lstrip("#").lower(),
+                "is_channel": True,
+                "is_member": True,
+            },
+        }
+
+    # ---- response_url ----------------------------------------------------------------------
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return await self._refuse_response(key, {}, 400, "invalid_payload")
+        failure = self._take_failure(RESPONSE_URL_METHOD)
+        if failure is not None:
+            error = failure.error or ("rate_limited" if failure.status == 429 else "internal_error")
+            return await self._refuse_response(key, body, failure.status, error)
+        if sum(1 for r in self.responses_for(key) if r.status == 200) >= RESPONSE_URL_USES:
+            return await self._refuse_response(key, body, 404, "used_url")
+        try:
+            post = _response_post(key, body, 200)
+        except _MethodError as exc:
+            return await self._refuse_response(key, body, 400, exc.error)
+        self.responses.append(post)
+        await self._record(post)
+        await self._apply_to_bound_message(post)
+        return web.Response(text="ok")
+
+    async def _refuse_response(
+        self, key: str, body: dict[str, Any], status: int, error: str
+    ) -> web.Response:
+        text, blocks = body.get("text"), body.get("blocks")
+        response_type = body.get("response_type")
+        post = ResponsePost(
+            key=key,
+            text=text if isinstance(text, str) else "",
+            blocks=blocks if isinstance(blocks, list) else [],
+            response_type=response_type if isinstance(response_type, str) else None,
+            replace_original=_truthy(body.get("replace_original")),
+            delete_original=_truthy(body.get("delete_original")),
+            status=status,
+        )
+        self.responses.append(post)
+        await self._record(post)
+        return web.json_response({"ok": False, "error": error}, status=status)
+
+    async def _apply_to_bound_message(self, post: ResponsePost) -> None:
+        message = self._bound_messages.get(post.key)
+        if message is None or message.deleted:
+            return
+        if post.delete_original:
+            message.deleted = True
+        elif post.replace_original:
+            self._replace(message, post.text, post.blocks)
+        else:
+            return
+        await self._record(message)
+
+
+def usergroup_id(handle: str) -> str:
+    """The fake's id for a user group: "S" + the handle in upper case."""
+    return "S" + handle.lstrip("@").upper()
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    args: dict[str, Any] = dict(request.query)
+    if request.method == "POST" and request.can_read_body:
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                args.update(body)
+        else:
+            form = await request.post()
+            args.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for name in _JSON_FIELDS:
+        value = args.get(name)
+        if isinstance(value, str) and value.strip():
+            # Undecodable values stay strings, which _blocks() answers with invalid_blocks.
+            with contextlib.suppress(ValueError):
+                args[name] = json.loads(value)
+    return args
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header.startswith("Bearer "):
+        return header.removeprefix("Bearer ").strip()
+    return None
+
+
+def _required(args: dict[str, Any], name: str, error: str) -> str:
+    value = args.get(name)
+    if not isinstance(value, str) or not value:
+        raise _MethodError(error)
+    return value
+
+
+def _content(args: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    text = args.get("text")
+    text = text if isinstance(text, str) else ""
+    blocks = _blocks(args.get("blocks"))
+    if not text and not blocks:
+        raise _MethodError("no_text")
+    return text, blocks
+
+
+def _blocks(value: object) -> list[dict[str, Any]]:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
+        raise _MethodError("invalid_blocks")
+    if len(value) > MAX_BLOCKS:
+        raise _MethodError("invalid_blocks")
+    return value
+
+
+def _response_post(key: str, body: dict[str, Any], status: int) -> ResponsePost:
+    delete_original = _truthy(body.get("delete_original"))
+    text = body.get("text")
+    text = text if isinstance(text, str) else ""
+    blocks = _blocks(body.get("blocks"))
+    if not delete_original and not text and not blocks:
+        raise _MethodError("no_text")
+    response_type = body.get("response_type")
+    return ResponsePost(
+        key=key,
+        text=text,
+        blocks=blocks,
+        response_type=response_type if isinstance(response_type, str) else None,
+        replace_original=_truthy(body.get("replace_original")),
+        delete_original=delete_original,
+        status=status,
+    )
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def _describe(predicate: Callable[[], bool]) -> str:
+    return getattr(predicate, "__qualname__", None) or repr(predicate)
