@@ -1,0 +1,16 @@
+"""Stream Video moderation API: the client, its values and its one error type."""
+
+from bot.stream.client import StreamClient
+from bot.stream.errors import StreamAPIError
+from bot.stream.models import Ban, CallRef, Permission, StreamUser, Track, UserBlock
+
+__all__ = [
+    "Ban",
+    "CallRef",
+    "Permission",
+    "StreamAPIError",
+    "StreamClient",
+    "StreamUser",
+    "Track",
+    "UserBlock",
+]

@@ -1,0 +1,555 @@
+"""The async Stream moderation client (DESIGN.md §3): one pooled httpx client, retries by tenacity.
+
+Every public method is one Stream operation. Each builds a `_Request` naming what it is about, and
+`_send` runs it under one deadline: attempts are retried (see `retry.py`) and failures become a
+`StreamAPIError` whose sentence goes to the moderator as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+import bot
+from bot.clock import Clock, SystemClock
+from bot.settings import Settings
+from bot.stream.errors import (
+    RequestContext,
+    StreamAPIError,
+    connect_failed,
+    connection_dropped,
+    error_from_response,
+    no_answer,
+    unreadable_answer,
+)
+from bot.stream.models import (
+    Ban,
+    CallRef,
+    Permission,
+    Track,
+    UnreadableResponse,
+    UserBlock,
+    ban_from_json,
+    list_field,
+    user_block_from_json,
+)
+from bot.stream.paging import BanCursor
+from bot.stream.retry import Deadline, stream_retrying
+from bot.timefmt import format_stream_time
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://video.stream-io-api.com"
+MAX_BANS_PAGE = 300
+MAX_BANS_OFFSET = 10_000
+
+ResponseHook = Callable[[str, int | None, float], None]
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    ctx: RequestContext
+    params: Mapping[str, str] | None = None
+    body: Mapping[str, Any] | None = None
+
+
+class _SendTracker:
+    """Learns from httpx's trace hook whether any byte of the request went out."""
+
+    def __init__(self, trace_supported: bool) -> None:
+        self._trace_supported = trace_supported
+        self._sent = False
+
+    async def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_headers.started"):
+            self._sent = True
+
+    @property
+    def maybe_sent(self) -> bool:
+        # A custom transport may never call the hook; then assume the worst.
+        return self._sent or not self._trace_supported
+
+
+class StreamClient:
+    # Stream refuses offsets past this; `iter_bans` switches to a created_at cursor there.
+    max_bans_offset: int = MAX_BANS_OFFSET
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        clock: Clock | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+        deadline: float = 8.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_response: ResponseHook | None = None,
+    ) -> None:
+        self._base_url = base_url
+        self._clock: Clock = clock or SystemClock()
+        self._read_timeout = read_timeout
+        self._deadline = deadline
+        self._on_response = on_response
+        self._trace_supported = transport is None
+        server_token = _server_token(api_secret)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            params={"api_key": api_key},
+            headers={
+                "Authorization": server_token,
+                "stream-auth-type": "jwt",
+                "Content-Type": "application/json",
+                "X-Stream-Client": f"callmod-{bot.__version__}",
+            },
+            timeout=httpx.Timeout(
+                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+            ),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, base_url: str | None = None, clock: Clock | None = None
+    ) -> StreamClient:
+        if settings.stream_api_key is None or settings.stream_api_secret is None:
+            raise ValueError("STREAM_API_KEY and STREAM_API_SECRET are needed for a Stream client")
+        return cls(
+            settings.stream_api_key,
+            settings.stream_api_secret.get_secret_value(),
+            base_url or settings.stream_base_url,
+            clock=clock,
+            connect_timeout=settings.stream_connect_timeout,
+            read_timeout=settings.stream_read_timeout,
+            deadline=settings.stream_deadline,
+        )
+
+    def __repr__(self) -> str:
+        return f"StreamClient(base_url={self._base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> StreamClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- calls -----------------------------------------------------------------------------
+
+    async def block_user(self, call: CallRef, user_id: str) -> None:
+        await self._write(
+            "POST",
+            _call_path(call, "block"),
+            _call_ctx("block", call, user_id),
+            {"user_id": user_id},
+        )
+
+    async def kick_user(
+        self,
+        call: CallRef,
+        user_id: str,
+        *,
+        block: bool = False,
+        kicked_by_id: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"user_id": user_id}
+        if block:
+            body["block"] = True
+        if kicked_by_id is not None:
+            body["kicked_by_id"] = kicked_by_id
+        ctx = _call_ctx("kick", call, user_id, kicked_by_id)
+        await self._write("POST", _call_path(call, "kick"), ctx, body)
+
+    async def unblock_user(self, call: CallRef, user_id: str) -> None:
+        await self._write(
+            "POST",
+            _call_path(call, "unblock"),
+            _call_ctx("unblock", call, user_id),
+            {"user_id": user_id},
+        )
+
+    async def update_screensharing(
+        self, call: CallRef, *, enabled: bool, access_request_enabled: bool
+    ) -> None:
+        screensharing = {"enabled": enabled, "access_request_enabled": access_request_enabled}
+        await self._write(
+            "PATCH",
+            _call_path(call),
+            _call_ctx("screenshare", call),
+            {"settings_override": {"screensharing": screensharing}},
+        )
+
+    async def mute_all(
+        self, call: CallRef, tracks: Collection[Track], *, muted_by_id: str
+    ) -> None:
+        body = {"mute_all_users": True, **_track_flags(tracks), "muted_by_id": muted_by_id}
+        await self._write(
+            "POST", _call_path(call, "mute_users"), _call_ctx("mute_all", call, muted_by_id), body
+        )
+
+    async def mute_users(
+        self,
+        call: CallRef,
+        user_ids: Sequence[str],
+        tracks: Collection[Track],
+        *,
+        muted_by_id: str,
+    ) -> None:
+        if not user_ids:
+            raise ValueError("mute_users needs at least one user id")
+        body = {"user_ids": list(user_ids), **_track_flags(tracks), "muted_by_id": muted_by_id}
+        await self._write(
+            "POST", _call_path(call, "mute_users"), _call_ctx("mute", call, *user_ids), body
+        )
+
+    async def update_user_permissions(
+        self,
+        call: CallRef,
+        user_id: str,
+        *,
+        grant: Collection[Permission] = (),
+        revoke: Collection[Permission] = (),
+    ) -> None:
+        if not grant and not revoke:
+            raise ValueError("update_user_permissions needs something to grant or revoke")
+        body: dict[str, Any] = {"user_id": user_id}
+        if grant:
+            body["grant_permissions"] = list(dict.fromkeys(grant))
+        if revoke:
+            body["revoke_permissions"] = list(dict.fromkeys(revoke))
+        await self._write(
+            "POST",
+            _call_path(call, "user_permissions"),
+            _call_ctx("permissions", call, user_id),
+            body,
+        )
+
+    # --- bans ------------------------------------------------------------------------------
+
+    async def ban(
+        self,
+        target_user_id: str,
+        *,
+        banned_by_id: str,
+        reason: str | None = None,
+        timeout_minutes: int | None = None,
+        ip_ban: bool = False,
+    ) -> None:
+        if timeout_minutes is not None and timeout_minutes < 1:
+            raise ValueError("a ban timeout is at least one minute")
+        body: dict[str, Any] = {"target_user_id": target_user_id, "banned_by_id": banned_by_id}
+        if reason is not None:
+            body["reason"] = reason
+        if timeout_minutes is not None:
+            body["timeout"] = timeout_minutes
+        if ip_ban:
+            body["ip_ban"] = True
+        ctx = RequestContext("ban", writes=True, user_ids=(target_user_id, banned_by_id))
+        await self._write("POST", "/api/v2/moderation/ban", ctx, body)
+
+    async def unban(self, target_user_id: str, *, unbanned_by_id: str | None = None) -> None:
+        body: dict[str, Any] = {}
+        if unbanned_by_id is not None:
+            body["unbanned_by_id"] = unbanned_by_id
+        await self._send(
+            _Request(
+                "POST",
+                "/api/v2/moderation/unban",
+                RequestContext(
+                    "unban", writes=True, user_ids=_present((target_user_id, unbanned_by_id))
+                ),
+                params={"target_user_id": target_user_id},
+                body=body,
+            )
+        )
+
+    async def query_bans(
+        self,
+        *,
+        user_id: str | None = None,
+        limit: int = MAX_BANS_PAGE,
+        offset: int = 0,
+        created_before: datetime | None = None,
+        include_expired: bool = False,
+    ) -> list[Ban]:
+        """One page of bans, newest first; only those in force unless `include_expired`."""
+        created_at = None if created_before is None else {"$lt": format_stream_time(created_before)}
+        return await self._bans_page(user_id, limit, offset, created_at, include_expired)
+
+    async def iter_bans(
+        self,
+        *,
+        user_id: str | None = None,
+        page_size: int = MAX_BANS_PAGE,
+        include_expired: bool = False,
+    ) -> AsyncIterator[Ban]:
+        """Every ban in force (or every ban, `include_expired`), newest first: offset pages, then
+        a created_at cursor past Stream's offset cap."""
+        cursor = BanCursor(page_size=page_size, max_offset=self.max_bans_offset)
+        while (page_request := cursor.next_page()) is not None:
+            up_to = page_request.up_to
+            created_at = None if up_to is None else {"$lte": format_stream_time(up_to)}
+            page = await self._bans_page(
+                user_id, page_size, page_request.offset, created_at, include_expired
+            )
+            for ban in cursor.take(page):
+                yield ban
+
+    async def _bans_page(
+        self,
+        user_id: str | None,
+        limit: int,
+        offset: int,
+        created_at: Mapping[str, str] | None,
+        include_expired: bool,
+    ) -> list[Ban]:
+        if not 1 <= limit <= MAX_BANS_PAGE:
+            raise ValueError(f"limit must be from 1 to {MAX_BANS_PAGE}")
+        if not 0 <= offset <= MAX_BANS_OFFSET:
+            raise ValueError(f"offset must be from 0 to {MAX_BANS_OFFSET}")
+        conditions: dict[str, Any] = {}
+        if user_id is not None:
+            conditions["user_id"] = user_id
+        if created_at is not None:
+            conditions["created_at"] = dict(created_at)
+        payload = {
+            "filter_conditions": conditions,
+            "exclude_expired_bans": not include_expired,
+            "limit": limit,
+            "offset": offset,
+            "sort": [{"field": "created_at", "direction": -1}],
+        }
+        ctx = RequestContext(
+            "query_bans", writes=False, user_ids=() if user_id is None else (user_id,)
+        )
+        answer = await self._send(
+            _Request(
+                "GET",
+                "/api/v2/chat/query_banned_users",
+                ctx,
+                params={"payload": json.dumps(payload, separators=(",", ":"))},
+            )
+        )
+        try:
+            return [ban_from_json(item) for item in list_field(answer, "bans")]
+        except UnreadableResponse as exc:
+            raise unreadable_answer(ctx, str(exc)) from None
+
+    # --- users -----------------------------------------------------------------------------
+
+    async def deactivate_user(
+        self,
+        user_id: str,
+        *,
+        created_by_id: str | None = None,
+        mark_messages_deleted: bool = False,
+    ) -> None:
+        body: dict[str, Any] = {}
+        if created_by_id is not None:
+            body["created_by_id"] = created_by_id
+        if mark_messages_deleted:
+            body["mark_messages_deleted"] = True
+        ctx = RequestContext(
+            "deactivate",
+            writes=True,
+            user_ids=_present((user_id, created_by_id)),
+            done_marker="already deactivated",
+            done_sentence=f"{user_id} is already deactivated",
+        )
+        await self._write("POST", f"/api/v2/users/{_segment(user_id)}/deactivate", ctx, body)
+
+    async def reactivate_user(
+        self,
+        user_id: str,
+        *,
+        created_by_id: str | None = None,
+        restore_messages: bool = False,
+    ) -> None:
+        body: dict[str, Any] = {}
+        if created_by_id is not None:
+            body["created_by_id"] = created_by_id
+        if restore_messages:
+            body["restore_messages"] = True
+        ctx = RequestContext(
+            "reactivate",
+            writes=True,
+            user_ids=_present((user_id, created_by_id)),
+            done_marker="is not deactivated",
+            done_sentence=f"{user_id} is not deactivated",
+        )
+        await self._write("POST", f"/api/v2/users/{_segment(user_id)}/reactivate", ctx, body)
+
+    async def block_users(self, user_id: str, blocked_user_id: str) -> None:
+        ctx = RequestContext("user_block", writes=True, user_ids=(user_id, blocked_user_id))
+        body = {"blocked_user_id": blocked_user_id, "user_id": user_id}
+        await self._write("POST", "/api/v2/users/block", ctx, body)
+
+    async def unblock_users(self, user_id: str, blocked_user_id: str) -> None:
+        ctx = RequestContext("user_unblock", writes=True, user_ids=(user_id, blocked_user_id))
+        body = {"blocked_user_id": blocked_user_id, "user_id": user_id}
+        await self._write("POST", "/api/v2/users/unblock", ctx, body)
+
+    async def get_blocked_users(self, user_id: str) -> list[UserBlock]:
+        ctx = RequestContext("blocked_users", writes=False, user_ids=(user_id,))
+        answer = await self._send(
+            _Request("GET", "/api/v2/users/block", ctx, params={"user_id": user_id})
+        )
+        try:
+            return [user_block_from_json(item) for item in list_field(answer, "blocks")]
+        except UnreadableResponse as exc:
+            raise unreadable_answer(ctx, str(exc)) from None
+
+    async def upsert_user(
+        self, user_id: str, *, name: str | None = None, role: str = "admin"
+    ) -> None:
+        user: dict[str, Any] = {"id": user_id, "role": role}
+        if name is not None:
+            user["name"] = name
+        ctx = RequestContext("upsert_user", writes=True, user_ids=(user_id,))
+        await self._write("POST", "/api/v2/users", ctx, {"users": {user_id: user}})
+
+    # --- transport -------------------------------------------------------------------------
+
+    async def _write(
+        self, method: str, path: str, ctx: RequestContext, body: Mapping[str, Any]
+    ) -> None:
+        await self._send(_Request(method, path, ctx, body=body))
+
+    async def _send(self, request: _Request) -> object:
+        """Run one operation with retries under its deadline; return the decoded JSON answer."""
+        deadline = Deadline(self._clock, self._deadline)
+        earlier_unknown = False
+        async for attempt in stream_retrying(self._clock, deadline):
+            with attempt:
+                try:
+                    return await self._attempt(request, deadline, earlier_unknown=earlier_unknown)
+                except StreamAPIError as error:
+                    # An earlier attempt probably did it and only its answer was lost.
+                    if earlier_unknown and request.ctx.already_done(error):
+                        log.info("stream %s: already done by an earlier attempt", error.operation)
+                        return None
+                    earlier_unknown = earlier_unknown or error.maybe_applied
+                    raise
+        raise AssertionError("tenacity ended without a result or an error")
+
+    async def _attempt(
+        self, request: _Request, deadline: Deadline, *, earlier_unknown: bool
+    ) -> object:
+        ctx = request.ctx
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise no_answer(ctx, deadline.seconds, sent=False, earlier_unknown=earlier_unknown)
+        tracker = _SendTracker(self._trace_supported)
+        status: int | None = None
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(remaining):
+                response = await self._http.request(
+                    request.method,
+                    request.path,
+                    params=request.params,
+                    json=request.body,
+                    extensions={"trace": tracker.trace},
+                )
+            status = response.status_code
+        except TimeoutError:
+            raise no_answer(
+                ctx, deadline.seconds, sent=tracker.maybe_sent, earlier_unknown=earlier_unknown
+            ) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise connect_failed(
+                ctx, _describe(exc), earlier_unknown=earlier_unknown
+            ) from None
+        except httpx.TimeoutException:
+            raise no_answer(
+                ctx, self._read_timeout, sent=tracker.maybe_sent, earlier_unknown=earlier_unknown
+            ) from None
+        except httpx.TransportError as exc:
+            raise connection_dropped(
+                ctx, _describe(exc), sent=tracker.maybe_sent, earlier_unknown=earlier_unknown
+            ) from None
+        finally:
+            self._report(ctx.operation, status, time.perf_counter() - started)
+
+        if not response.is_success:
+            raise error_from_response(
+                ctx,
+                response.status_code,
+                response.headers,
+                response.content,
+                now=self._clock.time(),
+                earlier_unknown=earlier_unknown,
+            )
+        if ctx.writes:
+            return None
+        try:
+            answer: object = response.json()
+        except ValueError:
+            raise unreadable_answer(ctx, "the answer is not JSON") from None
+        return answer
+
+    def _report(self, operation: str, status: int | None, seconds: float) -> None:
+        if self._on_response is None:
+            return
+        try:
+            self._on_response(operation, status, seconds)
+        except Exception:
+            log.exception("on_response hook failed for %s", operation)
+
+
+def _server_token(api_secret: str) -> str:
+    """Stream's server-side token: no user, no expiry, HS256 with the API secret."""
+    with warnings.catch_warnings():
+        # Stream issues the secret; its length is not ours to choose.
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        return jwt.encode({"server": True}, api_secret, algorithm="HS256")
+
+
+def _call_path(call: CallRef, action: str | None = None) -> str:
+    path = f"/api/v2/video/call/{_segment(call.type)}/{_segment(call.id)}"
+    return path if action is None else f"{path}/{action}"
+
+
+def _call_ctx(operation: str, call: CallRef, *user_ids: str | None) -> RequestContext:
+    return RequestContext(operation, writes=True, call=call, user_ids=_present(user_ids))
+
+
+def _present(user_ids: Sequence[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(user_id for user_id in user_ids if user_id is not None))
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _track_flags(tracks: Collection[Track]) -> dict[str, bool]:
+    if not tracks:
+        raise ValueError("muting needs at least one track")
+    return {track: True for track in tracks}
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    return str(exc) or type(exc).__name__
