@@ -59,6 +59,7 @@ class ManualClock:
 
     async def advance(self, seconds: float) -> None:
         """Move time forward and let every task whose sleep ended run until it blocks again."""
+        await _settle()  # let tasks that are about to sleep register first
         target = self._now + seconds
         while self._sleepers and self._sleepers[0][0] <= target:
             self._now = max(self._now, self._sleepers[0][0])
@@ -82,3 +83,30 @@ async def _settle(rounds: int = 20) -> None:
     """Yield to the loop a few times so woken tasks run to their next await."""
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+class OffsetClock:
+    """Real time plus an offset that `advance()` moves forward: the console's clock, so a
+    newcomer can jump 30 minutes ahead and watch a ban expire while everything else runs live."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._jumped = asyncio.Event()
+
+    def time(self) -> float:
+        return time.time() + self._offset
+
+    async def sleep(self, seconds: float) -> None:
+        deadline = self.time() + seconds
+        while (left := deadline - self.time()) > 0:
+            jumped = self._jumped
+            try:
+                await asyncio.wait_for(jumped.wait(), timeout=left)
+            except TimeoutError:
+                pass
+
+    async def advance(self, seconds: float) -> None:
+        self._offset += seconds
+        jumped, self._jumped = self._jumped, asyncio.Event()
+        jumped.set()
+        await _settle()

@@ -1,0 +1,168 @@
+"""Bolt wiring: every registry command becomes a slash-command handler; buttons go to the
+dispatcher. Handlers ack at once and do the Stream work after the ack."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actions import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
+from bot.inflight import InFlight
+from bot.registry import Reply
+
+log = logging.getLogger("callmod.app")
+
+INTERNAL_ERROR = (
+    ":x: callmod hit an internal error (ref `{ref}`) before it could act; nothing was sent to "
+    "Stream. The on-call engineer can find the details in the logs under that ref."
+)
+
+
+def slack_client(token: str, base_url: str) -> AsyncWebClient:
+    """A Web API client that retries rate limits (per Retry-After), 500/503 and dropped
+    connections — slack_sdk retries nothing unless told to."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+async def send_reply(respond: AsyncRespond, reply: Reply, *, replace_original: bool) -> bool:
+    """Send an ephemeral reply through response_url; Bolt's respond() never raises on an HTTP
+    error, so the status is checked here."""
+    response = await respond(
+        text=reply.text,
+        blocks=reply.blocks if reply.blocks is not None else [],
+        response_type="ephemeral",
+        replace_original=replace_original,
+    )
+    if response.status_code != 200:
+        log.warning("response_url answered HTTP %s", response.status_code)
+        return False
+    return True
+
+
+Handler = Callable[..., Awaitable[None]]
+
+
+def build_bolt_app(
+    *,
+    client: AsyncWebClient,
+    signing_secret: str,
+    dispatcher: Dispatcher,
+    inflight: InFlight,
+) -> AsyncApp:
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+
+    for command in dispatcher.registry:
+        app.command(command.slash)(_slash_handler(command.name, dispatcher, inflight))
+    app.command("/mod")(_slash_handler("mod", dispatcher, inflight))
+
+    @app.action(CONFIRM_ACTION)
+    async def on_confirm(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        async with inflight.track():
+            await ack()
+            user = body.get("user") or {}
+            action = (body.get("actions") or [{}])[0]
+            reply = await _safely(
+                dispatcher.confirmed(
+                    str(action.get("value", "")),
+                    user_id=str(user.get("id", "")),
+                    user_name=_user_name(user),
+                )
+            )
+            await send_reply(respond, reply, replace_original=True)
+
+    @app.action(CANCEL_ACTION)
+    async def on_cancel(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        async with inflight.track():
+            await ack()
+            user = body.get("user") or {}
+            action = (body.get("actions") or [{}])[0]
+            reply = dispatcher.cancelled(
+                str(action.get("value", "")), user_id=str(user.get("id", ""))
+            )
+            await send_reply(respond, reply, replace_original=True)
+
+    for action_id in dispatcher.registry.buttons:
+        app.action(action_id)(_button_handler(action_id, dispatcher, inflight))
+
+    @app.error
+    async def on_error(error: Exception) -> None:
+        log.error("unhandled error in a Bolt listener: %s", type(error).__name__, exc_info=error)
+
+    return app
+
+
+def _slash_handler(name: str, dispatcher: Dispatcher, inflight: InFlight) -> Handler:
+    async def handle(ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        # Tracked from before the ack, so "the HTTP ack arrived" implies "the work is counted".
+        async with inflight.track():
+            await ack()
+            reply = await _safely(
+                dispatcher.run_slash(
+                    name,
+                    str(command.get("text") or ""),
+                    user_id=str(command.get("user_id", "")),
+                    user_name=str(command.get("user_name") or command.get("user_id", "")),
+                )
+            )
+            await send_reply(respond, reply, replace_original=False)
+
+    handle.__name__ = f"slash_{name}"
+    return handle
+
+
+def _button_handler(action_id: str, dispatcher: Dispatcher, inflight: InFlight) -> Handler:
+    async def handle(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        async with inflight.track():
+            await ack()
+            user = body.get("user") or {}
+            action = (body.get("actions") or [{}])[0]
+            container = body.get("container") or {}
+            channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+            try:
+                reply, replace = await dispatcher.click(
+                    action_id,
+                    str(action.get("value", "")),
+                    user_id=str(user.get("id", "")),
+                    user_name=_user_name(user),
+                    channel_id=str(channel) if channel else None,
+                    message_ts=container.get("message_ts"),
+                )
+            except Exception:
+                ref = secrets.token_hex(4)
+                log.exception("button listener failed (ref %s)", ref)
+                reply, replace = Reply(INTERNAL_ERROR.format(ref=ref)), False
+            await send_reply(respond, reply, replace_original=replace)
+
+    handle.__name__ = f"button_{action_id}"
+    return handle
+
+
+async def _safely(work: Awaitable[Reply]) -> Reply:
+    try:
+        return await work
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("listener failed (ref %s)", ref)
+        return Reply(INTERNAL_ERROR.format(ref=ref))
+
+
+def _user_name(user: dict[str, Any]) -> str:
+    return str(user.get("username") or user.get("name") or user.get("id") or "someone")

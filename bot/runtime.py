@@ -1,0 +1,169 @@
+"""Wires one callmod process together: Stream client, Slack client, registry, dispatcher, Bolt,
+webhooks, ban timers and the HTTP server. `serve`, the console and the tests all build this."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from bot.actions import Dispatcher, Services
+from bot.app import build_bolt_app, slack_client
+from bot.bans import BanBook
+from bot.clock import Clock
+from bot.events import CallUserEvent, Delivery, UserBanned, UserUnbanned
+from bot.inflight import InFlight
+from bot.poster import SlackPoster, SlackPostError
+from bot.roles import RoleResolver
+from bot.server import build_web_app
+from bot.settings import Settings
+from bot.stream import StreamAPIError, StreamClient
+from bot.webhooks import WebhookReceiver
+from commands import build_registry
+
+log = logging.getLogger("callmod")
+
+WEBHOOK_RETRY_SECONDS = (
+    3600.0  # keep retrying Slack/Stream for an hour before giving up on an event
+)
+
+
+class Callmod:
+    def __init__(self, settings: Settings, *, clock: Clock, stream: StreamClient) -> None:
+        if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+            raise ValueError("callmod needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        if settings.stream_api_key is None or settings.stream_api_secret is None:
+            raise ValueError("callmod needs STREAM_API_KEY and STREAM_API_SECRET")
+        self.settings = settings
+        self.clock = clock
+        self.stream = stream
+        self.slack = slack_client(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+        )
+        self.poster = SlackPoster(self.slack)
+        self.registry = build_registry()
+        self.inflight = InFlight()
+        self.roles = RoleResolver(
+            admins=settings.mod_admins,
+            moderators=settings.mod_moderators,
+            client=self.slack,
+            clock=clock,
+            ttl=settings.mod_usergroup_cache_seconds,
+        )
+        self.bans = BanBook(
+            stream=stream,
+            poster=self.poster,
+            channel=settings.mod_log_channel,
+            clock=clock,
+            bot_stream_user_id=settings.mod_stream_user_id,
+        )
+        self.dispatcher = Dispatcher(
+            Services(
+                stream=stream,
+                settings=settings,
+                clock=clock,
+                registry=self.registry,
+                roles=self.roles,
+                bans=self.bans,
+                audit=self._audit,
+            )
+        )
+        self.bolt = build_bolt_app(
+            client=self.slack,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            dispatcher=self.dispatcher,
+            inflight=self.inflight,
+        )
+        self.webhooks = WebhookReceiver(
+            api_key=settings.stream_api_key,
+            api_secret=settings.stream_api_secret.get_secret_value(),
+            dispatch=self.on_webhook,
+            clock=clock,
+        )
+        self.web_app = build_web_app(
+            bolt=self.bolt, webhook=self.webhooks.handle, health=self.health
+        )
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def start(self, host: str, port: int, *, rehydrate: bool = True) -> str:
+        """Serve HTTP and start the background work; returns the base URL. Start-up does not
+        wait for Stream: the bot user upsert and the ban rebuild run in the background."""
+        try:
+            await self.stream.upsert_user(
+                self.settings.mod_stream_user_id, name="callmod", role="admin"
+            )
+        except StreamAPIError as error:
+            log.error("could not create the bot's Stream user: %s", error.sentence)
+        self.bans.start(rehydrate=rehydrate)
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, backlog=1024)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        self.base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bound}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        await self.idle()
+        await self.bans.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.stream.aclose()
+
+    async def idle(self) -> None:
+        """Wait until every acked command, webhook and due timer has finished its work."""
+        for _ in range(3):  # work can start more work (a webhook → a timer); settle a few rounds
+            await self.inflight.wait_idle()
+            await self.webhooks.drain()
+            await self.bans.idle()
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await self.stream.query_bans(limit=1)
+            stream = "reachable"
+            ok = True
+        except StreamAPIError as error:
+            stream, ok = f"unreachable: {error.sentence}", False
+        return {
+            "ok": ok,
+            "stream": stream,
+            "pending_ban_timers": len(self.bans.timers),
+            "bans_rebuilt": self.bans.rehydrated.is_set(),
+        }
+
+    async def _audit(self, text: str) -> bool:
+        if self.settings.mod_log_channel is None:
+            return False
+        return await self.poster.try_post(self.settings.mod_log_channel, text) is not None
+
+    async def on_webhook(self, delivery: Delivery) -> None:
+        """Act on a verified Stream event; Slack or Stream failures are retried for an hour
+        (Stream got its 200 already and will not resend)."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((SlackPostError, StreamAPIError)),
+            wait=wait_random_exponential(multiplier=1, max=60),
+            stop=stop_after_delay(WEBHOOK_RETRY_SECONDS),
+            sleep=self.clock.sleep,
+            reraise=True,
+        ):
+            with attempt:
+                await self._handle_event(delivery)
+
+    async def _handle_event(self, delivery: Delivery) -> None:
+        event = delivery.event
+        if isinstance(event, UserBanned):
+            await self.bans.on_banned(event)
+        elif isinstance(event, UserUnbanned):
+            await self.bans.on_unbanned(event)
+        elif isinstance(event, CallUserEvent):
+            log.info("%s: %s in %s", event.type, event.user.id, event.call_cid)

@@ -1,0 +1,246 @@
+"""Commands on one call: kick, block, unblock, mute, mute everyone, screen-share settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.actions import ActionContext
+from bot.blocks import code
+from bot.parsing import (
+    UsageError,
+    expect_count,
+    parse_call,
+    parse_tracks,
+    parse_user,
+    parse_users,
+    split_words,
+)
+from bot.registry import Command, Plan, Reply, Role
+from bot.settings import Settings
+from bot.stream import CallRef, Track
+
+
+@dataclass(frozen=True)
+class UserOnCall:
+    user: str
+    call: CallRef
+    block: bool = False
+
+
+def _user_on_call(text: str, settings: Settings, flags: tuple[str, ...] = ()) -> UserOnCall:
+    words = split_words(text, flags)
+    expect_count(words.positional, 2, 2)
+    user = parse_user(words.positional[0])
+    call = parse_call(words.positional[1], settings.mod_default_call_type)
+    return UserOnCall(user, call, words.flag("--block"))
+
+
+# /kick ---------------------------------------------------------------------------------------
+
+
+def _kick_plan(args: UserOnCall) -> Plan:
+    extra = " and block them" if args.block else ""
+    return Plan(
+        f"kick {code(args.user)} from {code(args.call.cid)}{extra}",
+        target=args.user,
+        call=args.call.cid,
+    )
+
+
+async def _kick(ctx: ActionContext, args: UserOnCall) -> Reply:
+    await ctx.stream.kick_user(
+        args.call, args.user, block=args.block, kicked_by_id=ctx.settings.mod_stream_user_id
+    )
+    also = " and blocked from rejoining" if args.block else ""
+    return Reply(f":boot: {code(args.user)} was kicked from {code(args.call.cid)}{also}.")
+
+
+KICK = Command(
+    name="kick",
+    family="calls",
+    usage="<user> <call> [--block]",
+    summary="Remove a user from a call (--block keeps them out)",
+    min_role=Role.MODERATOR,
+    parse=lambda text, settings: _user_on_call(text, settings, ("--block",)),
+    plan=_kick_plan,
+    run=_kick,
+    examples=("/kick sara call-123", "/kick sara livestream:call-9 --block"),
+)
+
+
+# /block and /unblock -------------------------------------------------------------------------
+
+
+async def _block(ctx: ActionContext, args: UserOnCall) -> Reply:
+    await ctx.stream.block_user(args.call, args.user)
+    return Reply(f":no_entry: {code(args.user)} is blocked from {code(args.call.cid)}.")
+
+
+async def _unblock(ctx: ActionContext, args: UserOnCall) -> Reply:
+    await ctx.stream.unblock_user(args.call, args.user)
+    return Reply(f":unlock: {code(args.user)} may join {code(args.call.cid)} again.")
+
+
+BLOCK = Command(
+    name="block",
+    family="calls",
+    usage="<user> <call>",
+    summary="Block a user from a call (they are removed and cannot rejoin)",
+    min_role=Role.MODERATOR,
+    parse=_user_on_call,
+    plan=lambda a: Plan(
+        f"block {code(a.user)} from {code(a.call.cid)}", target=a.user, call=a.call.cid
+    ),
+    run=_block,
+)
+
+UNBLOCK = Command(
+    name="unblock",
+    family="calls",
+    usage="<user> <call>",
+    summary="Let a blocked user join a call again",
+    min_role=Role.MODERATOR,
+    parse=_user_on_call,
+    plan=lambda a: Plan(
+        f"unblock {code(a.user)} on {code(a.call.cid)}", target=a.user, call=a.call.cid
+    ),
+    run=_unblock,
+)
+
+
+# /mute and /muteall --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mute:
+    users: tuple[str, ...]
+    call: CallRef
+    tracks: tuple[Track, ...]
+
+
+def _tracks_text(tracks: tuple[Track, ...]) -> str:
+    return ", ".join(t.replace("_", " ") for t in tracks)
+
+
+def _parse_mute(text: str, settings: Settings) -> Mute:
+    words = split_words(text)
+    expect_count(words.positional, 2)
+    users = parse_users(words.positional[0])
+    call = parse_call(words.positional[1], settings.mod_default_call_type)
+    return Mute(users, call, parse_tracks(words.positional[2:], allow_all=True))
+
+
+def _users_text(users: tuple[str, ...]) -> str:
+    return ", ".join(code(u) for u in users)
+
+
+async def _mute(ctx: ActionContext, args: Mute) -> Reply:
+    await ctx.stream.mute_users(
+        args.call, args.users, args.tracks, muted_by_id=ctx.settings.mod_stream_user_id
+    )
+    return Reply(
+        f":mute: Muted {_tracks_text(args.tracks)} of {_users_text(args.users)} "
+        f"in {code(args.call.cid)}. They can unmute themselves; `/revoke` stops that."
+    )
+
+
+MUTE = Command(
+    name="mute",
+    family="calls",
+    usage="<user>[,<user>…] <call> [audio] [video] [screenshare] [screenshare_audio] [all]",
+    summary="Mute one or several users' tracks (default audio)",
+    min_role=Role.MODERATOR,
+    parse=_parse_mute,
+    plan=lambda a: Plan(
+        f"mute {_tracks_text(a.tracks)} of {_users_text(a.users)} in {code(a.call.cid)}",
+        target=",".join(a.users),
+        call=a.call.cid,
+        detail=_tracks_text(a.tracks),
+    ),
+    run=_mute,
+    examples=("/mute sara call-123", "/mute sara,john call-123 audio video"),
+)
+
+
+@dataclass(frozen=True)
+class MuteAll:
+    call: CallRef
+    tracks: tuple[Track, ...]
+
+
+def _parse_muteall(text: str, settings: Settings) -> MuteAll:
+    words = split_words(text)
+    expect_count(words.positional, 1)
+    call = parse_call(words.positional[0], settings.mod_default_call_type)
+    return MuteAll(call, parse_tracks(words.positional[1:], allow_all=False))
+
+
+async def _muteall(ctx: ActionContext, args: MuteAll) -> Reply:
+    await ctx.stream.mute_all(args.call, args.tracks, muted_by_id=ctx.settings.mod_stream_user_id)
+    return Reply(f":mute: Muted {_tracks_text(args.tracks)} of everyone in {code(args.call.cid)}.")
+
+
+MUTEALL = Command(
+    name="muteall",
+    family="calls",
+    usage="<call> [audio] [video] [screenshare] [screenshare_audio]",
+    summary="Mute everyone in a call (asks for confirmation)",
+    min_role=Role.ADMIN,
+    parse=_parse_muteall,
+    plan=lambda a: Plan(
+        f"mute {_tracks_text(a.tracks)} of everyone in {code(a.call.cid)}",
+        call=a.call.cid,
+        detail=_tracks_text(a.tracks),
+    ),
+    run=_muteall,
+    confirm=True,
+)
+
+
+# /screenshare --------------------------------------------------------------------------------
+
+_MODES: dict[str, tuple[bool, bool, str]] = {
+    "on": (True, False, "anyone may share their screen"),
+    "off": (False, False, "screen sharing is off"),
+    "request": (True, True, "screen sharing needs a moderator's approval"),
+}
+
+
+@dataclass(frozen=True)
+class Screenshare:
+    call: CallRef
+    mode: str
+
+
+def _parse_screenshare(text: str, settings: Settings) -> Screenshare:
+    words = split_words(text)
+    expect_count(words.positional, 2, 2)
+    call = parse_call(words.positional[0], settings.mod_default_call_type)
+    mode = words.positional[1].lower()
+    if mode not in _MODES:
+        raise UsageError(f"{code(words.positional[1])} is not a mode (use on, off or request)")
+    return Screenshare(call, mode)
+
+
+async def _screenshare(ctx: ActionContext, args: Screenshare) -> Reply:
+    enabled, access_request, words = _MODES[args.mode]
+    await ctx.stream.update_screensharing(
+        args.call, enabled=enabled, access_request_enabled=access_request
+    )
+    return Reply(f":desktop_computer: In {code(args.call.cid)} {words}.")
+
+
+SCREENSHARE = Command(
+    name="screenshare",
+    family="calls",
+    usage="<call> on|off|request",
+    summary="Allow, forbid or require approval for screen sharing in a call",
+    min_role=Role.ADMIN,
+    parse=_parse_screenshare,
+    plan=lambda a: Plan(
+        f"set screen sharing in {code(a.call.cid)} to {a.mode}", call=a.call.cid, detail=a.mode
+    ),
+    run=_screenshare,
+)
+
+COMMANDS = (KICK, BLOCK, UNBLOCK, MUTE, MUTEALL, SCREENSHARE)

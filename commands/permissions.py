@@ -1,0 +1,100 @@
+"""Grant and revoke a user's send-audio / send-video / screenshare permission on a call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.actions import ActionContext
+from bot.blocks import code
+from bot.parsing import expect_count, parse_call, parse_permissions, parse_user, split_words
+from bot.registry import Command, Plan, Reply, Role
+from bot.settings import Settings
+from bot.stream import CallRef, Permission
+
+PERMISSION_NAMES: dict[str, str] = {
+    "send-audio": "speak",
+    "send-video": "share video",
+    "screenshare": "share their screen",
+}
+
+
+def describe_permissions(permissions: tuple[Permission, ...] | tuple[str, ...]) -> str:
+    return " and ".join(PERMISSION_NAMES.get(p, p) for p in permissions)
+
+
+@dataclass(frozen=True)
+class PermissionChange:
+    user: str
+    call: CallRef
+    permissions: tuple[Permission, ...]
+
+
+def _parse(text: str, settings: Settings) -> PermissionChange:
+    words = split_words(text)
+    expect_count(words.positional, 3)
+    return PermissionChange(
+        parse_user(words.positional[0]),
+        parse_call(words.positional[1], settings.mod_default_call_type),
+        parse_permissions(words.positional[2:]),
+    )
+
+
+def _grant_plan(a: PermissionChange) -> Plan:
+    return Plan(
+        f"let {code(a.user)} {describe_permissions(a.permissions)} in {code(a.call.cid)}",
+        target=a.user,
+        call=a.call.cid,
+        detail=", ".join(a.permissions),
+    )
+
+
+def _revoke_plan(a: PermissionChange) -> Plan:
+    return Plan(
+        f"stop {code(a.user)} from being able to {describe_permissions(a.permissions)} "
+        f"in {code(a.call.cid)}",
+        target=a.user,
+        call=a.call.cid,
+        detail=", ".join(a.permissions),
+    )
+
+
+async def _grant(ctx: ActionContext, a: PermissionChange) -> Reply:
+    await ctx.stream.update_user_permissions(a.call, a.user, grant=a.permissions)
+    return Reply(
+        f":white_check_mark: {code(a.user)} may now {describe_permissions(a.permissions)} "
+        f"in {code(a.call.cid)}."
+    )
+
+
+async def _revoke(ctx: ActionContext, a: PermissionChange) -> Reply:
+    await ctx.stream.update_user_permissions(a.call, a.user, revoke=a.permissions)
+    return Reply(
+        f":no_entry_sign: {code(a.user)} can no longer {describe_permissions(a.permissions)} "
+        f"in {code(a.call.cid)}."
+    )
+
+
+GRANT = Command(
+    name="grant",
+    family="permissions",
+    usage="<user> <call> <audio|video|screenshare>…",
+    summary="Let a user speak, share video or share their screen in a call",
+    min_role=Role.MODERATOR,
+    parse=_parse,
+    plan=_grant_plan,
+    run=_grant,
+    examples=("/grant sara call-123 audio",),
+)
+
+REVOKE = Command(
+    name="revoke",
+    family="permissions",
+    usage="<user> <call> <audio|video|screenshare>…",
+    summary="Take away a user's right to speak, share video or share their screen",
+    min_role=Role.MODERATOR,
+    parse=_parse,
+    plan=_revoke_plan,
+    run=_revoke,
+)
+
+COMMANDS = (GRANT, REVOKE)
