@@ -1,0 +1,109 @@
+"""`python -m bot serve | console | manifest`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from bot.settings import ConfigError, Settings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve Slack and Stream webhooks over HTTP (or Socket Mode)")
+    console = sub.add_parser("console", help="the local demo: type slash commands in a terminal")
+    console.add_argument("--as", dest="who", default="admin", help="admin, moderator or a U… id")
+    man = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
+    man.add_argument("--url", default=None, help="public /slack/events URL")
+    man.add_argument("--socket-mode", action="store_true")
+    args = parser.parse_args(argv)
+
+    if args.command == "manifest":
+        from bot.manifest import PLACEHOLDER_URL, manifest_yaml
+        from commands import build_registry
+
+        url = args.url or PLACEHOLDER_URL
+        sys.stdout.write(manifest_yaml(build_registry(), url=url, socket_mode=args.socket_mode))
+        return 0
+    if args.command == "console":
+        from bot.console import run_console
+
+        return asyncio.run(run_console(who=args.who))
+
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"callmod: {error}", file=sys.stderr)
+        return 2
+    if not settings.slack_mode:
+        print(
+            "callmod: SLACK_BOT_TOKEN is not set: set it (see README) to serve Slack, "
+            "or run `make demo` for the local console",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(serve(settings))
+
+
+async def serve(settings: Settings) -> int:
+    from bot.clock import SystemClock
+    from bot.runtime import Callmod
+    from bot.stream import StreamClient
+
+    log = logging.getLogger("callmod")
+    clock = SystemClock()
+    emulator = None
+    if settings.stream_emulated:
+        from bot.emulator import StreamEmulator
+
+        emulator = StreamEmulator(clock=clock)
+        await emulator.start(host="127.0.0.1", port=0)
+        settings = settings.model_copy(
+            update={
+                "stream_api_key": emulator.api_key,
+                "stream_api_secret": emulator.api_secret,
+                "stream_base_url": emulator.base_url,
+            }
+        )
+        log.warning("STREAM_API_KEY is not set: using the embedded Stream emulator")
+    stream = StreamClient.from_settings(settings, clock=clock)
+    callmod = Callmod(settings, clock=clock, stream=stream)
+    base = await callmod.start(settings.host, settings.port)
+    if emulator is not None:
+        emulator.webhook_url = f"{base}/stream/webhook"
+    socket_handler = None
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(
+            callmod.bolt, settings.slack_app_token.get_secret_value()
+        )
+        await socket_handler.connect_async()
+        log.info("connected to Slack over Socket Mode")
+    log.info("callmod listening on %s:%s", settings.host, settings.port)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    if socket_handler is not None:
+        await socket_handler.close_async()
+    await callmod.stop()
+    if emulator is not None:
+        await emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
