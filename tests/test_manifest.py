@@ -26,7 +26,8 @@ def test_manifest_lists_every_command_within_slack_limits() -> None:
         assert entry["description"] and entry["usage_hint"] is not None
         assert entry["url"].endswith("/slack/events")
     assert data["settings"]["interactivity"]["is_enabled"] is True
-    assert {"commands", "chat:write", "usergroups:read"} <= set(data["oauth_config"]["scopes"]["bot"])
+    scopes = set(data["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "usergroups:read"} <= scopes
 
 
 def test_socket_mode_manifest_has_no_request_urls() -> None:
