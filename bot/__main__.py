@@ -56,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
 async def serve(settings: Settings) -> int:
     from bot.clock import SystemClock
     from bot.runtime import Callmod
-    from bot.stream import StreamClient
 
     log = logging.getLogger("callmod")
     clock = SystemClock()
@@ -74,8 +73,7 @@ async def serve(settings: Settings) -> int:
             }
         )
         log.warning("STREAM_API_KEY is not set: using the embedded Stream emulator")
-    stream = StreamClient.from_settings(settings, clock=clock)
-    callmod = Callmod(settings, clock=clock, stream=stream)
+    callmod = Callmod(settings, clock=clock)
     base = await callmod.start(settings.host, settings.port)
     if emulator is not None:
         emulator.webhook_url = f"{base}/stream/webhook"
@@ -86,7 +84,7 @@ async def serve(settings: Settings) -> int:
         socket_handler = AsyncSocketModeHandler(
             callmod.bolt, settings.slack_app_token.get_secret_value()
         )
-        await socket_handler.connect_async()
+        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack over Socket Mode")
     log.info("callmod listening on %s:%s", settings.host, settings.port)
 
@@ -98,7 +96,7 @@ async def serve(settings: Settings) -> int:
     await stop.wait()
     log.info("shutting down")
     if socket_handler is not None:
-        await socket_handler.close_async()
+        await socket_handler.close_async()  # type: ignore[no-untyped-call]
     await callmod.stop()
     if emulator is not None:
         await emulator.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -100,10 +101,8 @@ class OffsetClock:
         deadline = self.time() + seconds
         while (left := deadline - self.time()) > 0:
             jumped = self._jumped
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(jumped.wait(), timeout=left)
-            except TimeoutError:
-                pass
 
     async def advance(self, seconds: float) -> None:
         self._offset += seconds

@@ -16,7 +16,6 @@ from bot.fake_slack import FakeSlack
 from bot.runtime import Callmod
 from bot.settings import Settings
 from bot.slack_driver import SlackDriver, SlashResult
-from bot.stream import StreamClient
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,7 @@ class LocalStack:
     async def start_callmod(self) -> Callmod:
         """(Re)start callmod alone, as after a deploy: the emulator keeps its state."""
         settings = self.settings()
-        stream = StreamClient.from_settings(settings, clock=self.stream_clock)
-        self.callmod = Callmod(settings, clock=self.clock, stream=stream)
+        self.callmod = Callmod(settings, clock=self.clock, stream_clock=self.stream_clock)
         base = await self.callmod.start("127.0.0.1", 0, rehydrate=self._rehydrate)
         self.emulator.webhook_url = f"{base}/stream/webhook"
         if self.driver is not None:

@@ -18,8 +18,9 @@ from bot.actions import Dispatcher, Services
 from bot.app import build_bolt_app, slack_client
 from bot.bans import BanBook
 from bot.clock import Clock
-from bot.events import CallUserEvent, Delivery, UserBanned, UserUnbanned
+from bot.events import CallUserEvent, Delivery, UserBanned, UserUnbanned, event_type
 from bot.inflight import InFlight
+from bot.metrics import Metrics
 from bot.poster import SlackPoster, SlackPostError
 from bot.roles import RoleResolver
 from bot.server import build_web_app
@@ -36,14 +37,20 @@ WEBHOOK_RETRY_SECONDS = (
 
 
 class Callmod:
-    def __init__(self, settings: Settings, *, clock: Clock, stream: StreamClient) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock, stream_clock: Clock | None = None
+    ) -> None:
+        """`stream_clock` paces the Stream client's retries (defaults to `clock`)."""
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("callmod needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         if settings.stream_api_key is None or settings.stream_api_secret is None:
             raise ValueError("callmod needs STREAM_API_KEY and STREAM_API_SECRET")
         self.settings = settings
         self.clock = clock
-        self.stream = stream
+        self.metrics = Metrics()
+        self.stream = stream = StreamClient.from_settings(
+            settings, clock=stream_clock or clock, on_response=self.metrics.stream_response
+        )
         self.slack = slack_client(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url
         )
@@ -149,6 +156,7 @@ class Callmod:
     async def on_webhook(self, delivery: Delivery) -> None:
         """Act on a verified Stream event; Slack or Stream failures are retried for an hour
         (Stream got its 200 already and will not resend)."""
+        self.metrics.webhooks.labels(event_type(delivery.event)).inc()
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((SlackPostError, StreamAPIError)),
             wait=wait_random_exponential(multiplier=1, max=60),

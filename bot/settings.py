@@ -18,6 +18,7 @@ CALL_TYPE = re.compile(r"^[a-z0-9_-]{1,64}$")
 STREAM_USER_ID = re.compile(r"^[A-Za-z0-9@_-]{1,255}$")
 CHANNEL = re.compile(r"^([CGD][A-Z0-9]{2,}|#?[a-z0-9][a-z0-9._-]{0,79})$")
 
+_MEMBER_LIST = "a comma list of Slack user ids (U0123ABCD) or user-group handles (@oncall-mods)"
 _HINTS: dict[str, str] = {
     "slack_bot_token": "a Slack bot token starting with xoxb-",
     "slack_signing_secret": "the Signing Secret from the Slack app's Basic Information page",
@@ -26,8 +27,8 @@ _HINTS: dict[str, str] = {
     "stream_api_secret": "the Stream project's API secret",
     "mod_default_call_type": "a Stream call type: lower-case letters, digits, _ or -",
     "mod_stream_user_id": "a Stream user id: letters, digits, @, _ or -",
-    "mod_admins": "a comma list of Slack user ids (U0123ABCD) or user-group handles (@oncall-mods)",
-    "mod_moderators": "a comma list of Slack user ids (U0123ABCD) or user-group handles (@oncall-mods)",
+    "mod_admins": _MEMBER_LIST,
+    "mod_moderators": _MEMBER_LIST,
     "mod_log_channel": "a Slack channel id like C0123ABCD or a name like #mod-log",
     "mod_requests_channel": "a Slack channel id like C0123ABCD or a name like #mod-requests",
     "port": "a TCP port number from 1 to 65535",

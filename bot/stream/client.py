@@ -126,7 +126,12 @@ class StreamClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, base_url: str | None = None, clock: Clock | None = None
+        cls,
+        settings: Settings,
+        *,
+        base_url: str | None = None,
+        clock: Clock | None = None,
+        on_response: ResponseHook | None = None,
     ) -> StreamClient:
         if settings.stream_api_key is None or settings.stream_api_secret is None:
             raise ValueError("STREAM_API_KEY and STREAM_API_SECRET are needed for a Stream client")
@@ -138,6 +143,7 @@ class StreamClient:
             connect_timeout=settings.stream_connect_timeout,
             read_timeout=settings.stream_read_timeout,
             deadline=settings.stream_deadline,
+            on_response=on_response,
         )
 
     def __repr__(self) -> str:

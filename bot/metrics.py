@@ -1,0 +1,70 @@
+"""Prometheus metrics for one callmod process (`GET /metrics`).
+
+Each `Metrics` owns its own `CollectorRegistry`, so several callmod instances (tests, the
+console) never collide on the global one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+log = logging.getLogger("callmod.stream")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.commands = Counter(
+            "callmod_commands",
+            "Slash commands and button clicks by name and outcome",
+            ["command", "outcome"],
+            registry=self.registry,
+        )
+        self.command_seconds = Histogram(
+            "callmod_command_seconds",
+            "Time from the ack to the moderator's reply",
+            ["command"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stream_requests = Counter(
+            "callmod_stream_requests",
+            "Stream API attempts by operation and HTTP status (none: no answer)",
+            ["operation", "status"],
+            registry=self.registry,
+        )
+        self.stream_seconds = Histogram(
+            "callmod_stream_request_seconds",
+            "Stream API attempt latency",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "callmod_webhook_events",
+            "Verified Stream webhook deliveries by event type",
+            ["type"],
+            registry=self.registry,
+        )
+        self.pending_timers = Gauge(
+            "callmod_pending_ban_timers", "Timed bans waiting to expire", registry=self.registry
+        )
+
+    def watch_pending_timers(self, count: Callable[[], int]) -> None:
+        self.pending_timers.set_function(lambda: float(count()))
+
+    def stream_response(self, operation: str, status: int | None, seconds: float) -> None:
+        self.stream_requests.labels(operation, str(status) if status else "none").inc()
+        self.stream_seconds.labels(operation).observe(seconds)
+        log.info("stream %s -> %s in %.0f ms", operation, status or "no answer", seconds * 1000)
+
+    async def endpoint(self, _: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
