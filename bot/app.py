@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,9 +19,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
 from bot.inflight import InFlight
+from bot.logs import new_request_id
+from bot.metrics import Metrics
 from bot.registry import Reply
 
 log = logging.getLogger("callmod.app")
+
 
 INTERNAL_ERROR = (
     ":x: callmod hit an internal error (ref `{ref}`) before it could act; nothing was sent to "
@@ -66,41 +70,42 @@ def build_bolt_app(
     signing_secret: str,
     dispatcher: Dispatcher,
     inflight: InFlight,
+    metrics: Metrics,
 ) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
     for command in dispatcher.registry:
-        app.command(command.slash)(_slash_handler(command.name, dispatcher, inflight))
-    app.command("/mod")(_slash_handler("mod", dispatcher, inflight))
+        app.command(command.slash)(_slash_handler(command.name, dispatcher, inflight, metrics))
+    app.command("/mod")(_slash_handler("mod", dispatcher, inflight, metrics))
 
     @app.action(CONFIRM_ACTION)
     async def on_confirm(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
         async with inflight.track():
             await ack()
-            user = body.get("user") or {}
-            action = (body.get("actions") or [{}])[0]
-            reply = await _safely(
-                dispatcher.confirmed(
-                    str(action.get("value", "")),
-                    user_id=str(user.get("id", "")),
-                    user_name=_user_name(user),
+            async with inflight.slot():
+                user, action = body.get("user") or {}, (body.get("actions") or [{}])[0]
+                reply = await _safely(
+                    dispatcher.confirmed(
+                        str(action.get("value", "")),
+                        user_id=str(user.get("id", "")),
+                        user_name=_user_name(user),
+                    )
                 )
-            )
-            await send_reply(respond, reply, replace_original=True)
+                await send_reply(respond, reply, replace_original=True)
 
     @app.action(CANCEL_ACTION)
     async def on_cancel(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
         async with inflight.track():
             await ack()
-            user = body.get("user") or {}
-            action = (body.get("actions") or [{}])[0]
-            reply = dispatcher.cancelled(
-                str(action.get("value", "")), user_id=str(user.get("id", ""))
-            )
-            await send_reply(respond, reply, replace_original=True)
+            async with inflight.slot():
+                user, action = body.get("user") or {}, (body.get("actions") or [{}])[0]
+                reply = dispatcher.cancelled(
+                    str(action.get("value", "")), user_id=str(user.get("id", ""))
+                )
+                await send_reply(respond, reply, replace_original=True)
 
     for action_id in dispatcher.registry.buttons:
-        app.action(action_id)(_button_handler(action_id, dispatcher, inflight))
+        app.action(action_id)(_button_handler(action_id, dispatcher, inflight, metrics))
 
     @app.error
     async def on_error(error: Exception) -> None:
@@ -109,50 +114,68 @@ def build_bolt_app(
     return app
 
 
-def _slash_handler(name: str, dispatcher: Dispatcher, inflight: InFlight) -> Handler:
+def _slash_handler(
+    name: str, dispatcher: Dispatcher, inflight: InFlight, metrics: Metrics
+) -> Handler:
     async def handle(ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
         # Tracked from before the ack, so "the HTTP ack arrived" implies "the work is counted".
         async with inflight.track():
             await ack()
-            reply = await _safely(
-                dispatcher.run_slash(
-                    name,
-                    str(command.get("text") or ""),
-                    user_id=str(command.get("user_id", "")),
-                    user_name=str(command.get("user_name") or command.get("user_id", "")),
+            async with inflight.slot():
+                started = time.perf_counter()
+                new_request_id()
+                log.info("/%s from %s", name, command.get("user_id"))
+                reply = await _safely(
+                    dispatcher.run_slash(
+                        name,
+                        str(command.get("text") or ""),
+                        user_id=str(command.get("user_id", "")),
+                        user_name=str(command.get("user_name") or command.get("user_id", "")),
+                    )
                 )
-            )
-            await send_reply(respond, reply, replace_original=False)
+                await send_reply(respond, reply, replace_original=False)
+                metrics.commands.labels(name, reply.outcome).inc()
+                metrics.command_seconds.labels(name).observe(time.perf_counter() - started)
 
     handle.__name__ = f"slash_{name}"
     return handle
 
 
-def _button_handler(action_id: str, dispatcher: Dispatcher, inflight: InFlight) -> Handler:
+def _button_handler(
+    action_id: str, dispatcher: Dispatcher, inflight: InFlight, metrics: Metrics
+) -> Handler:
     async def handle(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
         async with inflight.track():
             await ack()
-            user = body.get("user") or {}
-            action = (body.get("actions") or [{}])[0]
-            container = body.get("container") or {}
-            channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-            try:
-                reply, replace = await dispatcher.click(
-                    action_id,
-                    str(action.get("value", "")),
-                    user_id=str(user.get("id", "")),
-                    user_name=_user_name(user),
-                    channel_id=str(channel) if channel else None,
-                    message_ts=container.get("message_ts"),
-                )
-            except Exception:
-                ref = secrets.token_hex(4)
-                log.exception("button listener failed (ref %s)", ref)
-                reply, replace = Reply(INTERNAL_ERROR.format(ref=ref)), False
-            await send_reply(respond, reply, replace_original=replace)
+            async with inflight.slot():
+                new_request_id()
+                reply, replace = await _click(action_id, body, dispatcher)
+                await send_reply(respond, reply, replace_original=replace)
+                metrics.commands.labels(action_id, reply.outcome).inc()
 
     handle.__name__ = f"button_{action_id}"
     return handle
+
+
+async def _click(
+    action_id: str, body: dict[str, Any], dispatcher: Dispatcher
+) -> tuple[Reply, bool]:
+    user, action = body.get("user") or {}, (body.get("actions") or [{}])[0]
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    try:
+        return await dispatcher.click(
+            action_id,
+            str(action.get("value", "")),
+            user_id=str(user.get("id", "")),
+            user_name=_user_name(user),
+            channel_id=str(channel) if channel else None,
+            message_ts=container.get("message_ts"),
+        )
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("button listener failed (ref %s)", ref)
+        return Reply(INTERNAL_ERROR.format(ref=ref), outcome="error"), False
 
 
 async def _safely(work: Awaitable[Reply]) -> Reply:
@@ -161,7 +184,7 @@ async def _safely(work: Awaitable[Reply]) -> Reply:
     except Exception:
         ref = secrets.token_hex(4)
         log.exception("listener failed (ref %s)", ref)
-        return Reply(INTERNAL_ERROR.format(ref=ref))
+        return Reply(INTERNAL_ERROR.format(ref=ref), outcome="error")
 
 
 def _user_name(user: dict[str, Any]) -> str:

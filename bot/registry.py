@@ -58,6 +58,7 @@ class Reply:
     text: str
     blocks: list[dict[str, Any]] | None = None
     audited: bool = False  # the action posted its own channel message (ban notifications)
+    outcome: str = "done"  # for metrics: done, failed, maybe_applied, denied, usage, confirm, error
 
 
 @dataclass(frozen=True)

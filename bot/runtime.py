@@ -18,9 +18,18 @@ from bot.actions import Dispatcher, Services
 from bot.app import build_bolt_app, slack_client
 from bot.bans import BanBook
 from bot.clock import Clock
-from bot.events import CallUserEvent, Delivery, UserBanned, UserUnbanned, event_type
+from bot.events import (
+    CallUserEvent,
+    Delivery,
+    PermissionRequest,
+    UserBanned,
+    UserUnbanned,
+    event_type,
+)
 from bot.inflight import InFlight
+from bot.logs import new_request_id
 from bot.metrics import Metrics
+from bot.permission_requests import PermissionDesk
 from bot.poster import SlackPoster, SlackPostError
 from bot.roles import RoleResolver
 from bot.server import build_web_app
@@ -71,6 +80,16 @@ class Callmod:
             clock=clock,
             bot_stream_user_id=settings.mod_stream_user_id,
         )
+        self.permission_requests = PermissionDesk(
+            poster=self.poster,
+            channel=settings.requests_channel,
+            clock=clock,
+            max_age=settings.mod_request_max_age_seconds,
+            audit=self._audit,
+            default_call_type=settings.mod_default_call_type,
+        )
+        for button in self.permission_requests.buttons():
+            self.registry.add_button(button)  # before build_bolt_app, which registers them
         self.dispatcher = Dispatcher(
             Services(
                 stream=stream,
@@ -87,6 +106,7 @@ class Callmod:
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             dispatcher=self.dispatcher,
             inflight=self.inflight,
+            metrics=self.metrics,
         )
         self.webhooks = WebhookReceiver(
             api_key=settings.stream_api_key,
@@ -133,6 +153,7 @@ class Callmod:
             await self.inflight.wait_idle()
             await self.webhooks.drain()
             await self.bans.idle()
+            await self.permission_requests.idle()
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -157,6 +178,7 @@ class Callmod:
         """Act on a verified Stream event; Slack or Stream failures are retried for an hour
         (Stream got its 200 already and will not resend)."""
         self.metrics.webhooks.labels(event_type(delivery.event)).inc()
+        new_request_id()
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((SlackPostError, StreamAPIError)),
             wait=wait_random_exponential(multiplier=1, max=60),
@@ -173,5 +195,7 @@ class Callmod:
             await self.bans.on_banned(event)
         elif isinstance(event, UserUnbanned):
             await self.bans.on_unbanned(event)
+        elif isinstance(event, PermissionRequest):
+            await self.permission_requests.on_request(event, delivery.webhook_id)
         elif isinstance(event, CallUserEvent):
             log.info("%s: %s in %s", event.type, event.user.id, event.call_cid)

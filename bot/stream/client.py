@@ -121,6 +121,9 @@ class StreamClient:
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
             ),
+            # Keep every pooled connection alive: httpx's default keeps 20 of 100, so bursts of
+            # moderation calls kept reconnecting.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
             transport=transport,
         )
 
