@@ -1,0 +1,206 @@
+"""End to end: signed `/kick` → Stream emulator → response_url reply, at 50 concurrent moderators.
+
+Run: `python -m benchmarks.e2e [--quick]`. Each moderator is a closed loop: send a command, wait
+until the fake Slack has received its response_url reply, send the next. Moderator w alternates
+`/kick target-w default:bench --block` and `/unblock target-w default:bench`, so every command
+changes the emulator's state. Latency runs from sending the request (load generator) to the fake
+Slack receiving the reply (backend process; both read the system-wide monotonic clock).
+
+Baseline: the smallest hand-written Bolt app doing the same external calls (ack, one plain httpx
+call to Stream, the audit line with chat.postMessage, respond()), served the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from benchmarks.backend import BENCH_CALL, target
+from benchmarks.load import Arrivals, backend_child, pool, post, server_child, slash
+from benchmarks.procs import Child, Placement, pinned, placement
+from benchmarks.report import Row, format_table, percentile, row
+from benchmarks.servers import Kind, ServerConfig
+
+MODERATORS = 50
+COMMANDS_EACH = 40
+QUICK_MODERATORS = 10
+QUICK_COMMANDS_EACH = 4
+WARM_COMMANDS_EACH = 2
+REPLY_TIMEOUT = 30.0
+P99_GOAL_MS = 1000.0
+THROUGHPUT_GOAL = 50.0  # commands/s: every one of 50 moderators served once a second
+
+NOTES = (
+    f"End to end: {MODERATORS} moderators in closed loops, {COMMANDS_EACH} commands each per side "
+    "(alternating /kick --block and /unblock of the moderator's own target), over a persistent "
+    "keep-alive pool; latency from sending the request to the fake Slack receiving the "
+    "response_url reply. Baseline: a hand-written bare Bolt app making the same three calls "
+    "(plain httpx to Stream, chat.postMessage, respond()). Goals chosen here: p99 ≤ 1 s and "
+    "≥ 50 commands/s."
+)
+
+
+@dataclass
+class E2ERun:
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    commands: int = 0
+    seconds: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.commands / self.seconds
+
+
+def _command(moderator: int, j: int) -> tuple[str, str]:
+    if j % 2 == 0:
+        return "/kick", f"{target(moderator)} {BENCH_CALL} --block"
+    return "/unblock", f"{target(moderator)} {BENCH_CALL}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the moderators send their commands and how they learn of the replies."""
+
+    session: aiohttp.ClientSession
+    url: str
+    secret: str
+    slack_base: str
+    arrivals: Arrivals
+
+
+async def _moderator(
+    to: Target, moderator: int, commands: int, label: str, into: E2ERun
+) -> None:
+    for j in range(commands):
+        name, text = _command(moderator, j)
+        key = f"{label}-{moderator}-{j}"
+        request = slash(
+            name, text, response_url=f"{to.slack_base}/response/{key}", signing_secret=to.secret
+        )
+        sent = time.monotonic()
+        status = await post(to.session, to.url, request)
+        if status != 200:
+            into.failures.append(f"{name} {text}: ack HTTP {status}")
+            continue
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            arrival = await to.arrivals.wait(key)
+        into.latencies.append(arrival.at - sent)
+        if arrival.status != 200 or arrival.text.startswith(":x:"):
+            into.failures.append(f"{name} {text}: {arrival.text[:120]}")
+
+
+async def _load(to: Target, moderators: int, commands: int, label: str) -> E2ERun:
+    result = E2ERun(commands=moderators * commands)
+    started = time.monotonic()
+    async with asyncio.TaskGroup() as group:
+        for m in range(moderators):
+            group.create_task(_moderator(to, m, commands, label, result))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def measure(
+    kind: Kind,
+    backend: Child,
+    arrivals: Arrivals,
+    place: Placement,
+    *,
+    moderators: int,
+    commands: int,
+) -> E2ERun:
+    secret = secrets.token_hex(16)
+    config = ServerConfig(kind, secret, backend.info)
+    async with server_child(config, place.server) as server, pool() as session:
+        to = Target(
+            session,
+            str(server.info["events_url"]),
+            secret,
+            str(backend.info["slack_base_url"]),
+            arrivals,
+        )
+        # An even count per moderator leaves every target unblocked for the measured run.
+        await _load(to, moderators, WARM_COMMANDS_EACH, f"warm-{kind}")
+        await server.request("idle")
+        await backend.request("reset")
+        result = await _load(to, moderators, commands, f"e2e-{kind}")
+        await server.request("idle")
+        await backend.request("reset")
+    return result
+
+
+async def _run(quick: bool) -> list[Row]:
+    moderators, commands = (
+        (QUICK_MODERATORS, QUICK_COMMANDS_EACH) if quick else (MODERATORS, COMMANDS_EACH)
+    )
+    place = placement()
+    backend, arrivals = backend_child(moderators, place.others)
+    with pinned(place.others):
+        async with backend:
+            await backend.request("push", on=True)
+            arrivals.attach()
+            try:
+                bare = await measure(
+                    "bare-kick", backend, arrivals, place, moderators=moderators, commands=commands
+                )
+                ours = await measure(
+                    "callmod", backend, arrivals, place, moderators=moderators, commands=commands
+                )
+            finally:
+                arrivals.detach()
+    return _rows(ours, bare, moderators)
+
+
+def _rows(ours: E2ERun, bare: E2ERun, moderators: int) -> list[Row]:
+    p50, p99 = (percentile(ours.latencies, pct) * 1e3 for pct in (50, 99))
+    base50, base99 = (percentile(bare.latencies, pct) * 1e3 for pct in (50, 99))
+    return [
+        row(
+            "e2e throughput",
+            moderators,
+            ours.throughput,
+            bare.throughput,
+            "cmd/s",
+            goal=f"≥ {THROUGHPUT_GOAL:g} cmd/s",
+            met=ours.throughput >= THROUGHPUT_GOAL,
+        ),
+        row("e2e p50", moderators, p50, base50, "ms"),
+        row(
+            "e2e p99",
+            moderators,
+            p99,
+            base99,
+            "ms",
+            goal=f"≤ {P99_GOAL_MS:g} ms",
+            met=p99 <= P99_GOAL_MS,
+        ),
+        row(
+            "e2e failed commands",
+            moderators,
+            float(len(ours.failures)),
+            float(len(bare.failures)),
+            f"of {ours.commands}",
+            goal="0",
+            met=not ours.failures,
+        ),
+    ]
+
+
+def run(quick: bool = False) -> list[Row]:
+    return asyncio.run(_run(quick))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.e2e")
+    parser.add_argument("--quick", action="store_true", help="few moderators, for a smoke run")
+    args = parser.parse_args()
+    print(format_table(run(quick=args.quick)))
+
+
+if __name__ == "__main__":
+    main()

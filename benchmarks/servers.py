@@ -1,0 +1,179 @@
+"""The two Slack-facing servers a benchmark compares, each meant to run in its own process.
+
+- `CallmodServer`: the full `bot.runtime.Callmod` (Bolt, registry, dispatcher, Stream client,
+  ban book), wired to the backends exactly as `bot.local.LocalStack` wires it.
+- `BareBolt`: a bare Bolt `AsyncApp` served the same way (aiohttp, `slack_bolt.adapter.aiohttp`,
+  same backlog). Mode `noop` only acks `/kick`. Mode `kick` is the smallest hand-written app that
+  does what callmod does for `/kick` and `/unblock`: ack, one plain httpx call to Stream, the
+  audit line with chat.postMessage, the reply through respond().
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Literal
+
+import httpx
+import jwt
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+import bot
+from benchmarks.backend import BOT_STREAM_USER, BOT_TOKEN, LOG_CHANNEL
+from benchmarks.procs import Info, run_child
+from bot.clock import SystemClock
+from bot.inflight import InFlight
+from bot.runtime import Callmod
+from bot.settings import Settings
+
+ADMIN_ID = "U0ADMIN01"
+ADMIN_NAME = "maria"
+BACKLOG = 1024  # what bot.runtime.Callmod.start uses
+
+Kind = Literal["callmod", "bare-noop", "bare-kick"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    kind: Kind
+    signing_secret: str
+    backend: Info  # the backend's ready info: Stream and Slack addresses and credentials
+
+
+def stream_headers(api_secret: str) -> dict[str, str]:
+    """The headers callmod's StreamClient sends, for plain-httpx baselines."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        token = jwt.encode({"server": True}, api_secret, algorithm="HS256")
+    return {
+        "Authorization": token,
+        "stream-auth-type": "jwt",
+        "Content-Type": "application/json",
+        "X-Stream-Client": f"callmod-{bot.__version__}",
+    }
+
+
+class CallmodServer:
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self._callmod: Callmod | None = None
+
+    def settings(self) -> Settings:
+        backend = self._config.backend
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": self._config.signing_secret,
+            "slack_api_url": backend["slack_api_url"],
+            "stream_api_key": backend["stream_api_key"],
+            "stream_api_secret": backend["stream_api_secret"],
+            "stream_base_url": backend["stream_base_url"],
+            "mod_stream_user_id": BOT_STREAM_USER,
+            "mod_admins": [ADMIN_ID],
+            "mod_log_channel": LOG_CHANNEL,
+        }
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    async def start(self) -> Info:
+        settings = self.settings()
+        self._callmod = Callmod(settings, clock=SystemClock())
+        base = await self._callmod.start("127.0.0.1", 0)
+        return {"events_url": f"{base}/slack/events"}
+
+    async def handle(self, command: str, args: Info) -> Info:
+        assert self._callmod is not None
+        if command == "idle":
+            await self._callmod.idle()
+            return {}
+        raise ValueError(f"unknown command {command!r}")
+
+    async def stop(self) -> None:
+        if self._callmod is not None:
+            await self._callmod.stop()
+
+
+class BareBolt:
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self._inflight = InFlight()
+        self._runner: web.AppRunner | None = None
+        backend = config.backend
+        self._stream = httpx.AsyncClient(
+            base_url=backend["stream_base_url"],
+            params={"api_key": backend["stream_api_key"]},
+            headers=stream_headers(backend["stream_api_secret"]),
+        )
+
+    async def start(self) -> Info:
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=self._config.backend["slack_api_url"])
+        app = AsyncApp(
+            client=client,
+            signing_secret=self._config.signing_secret,
+            process_before_response=False,
+        )
+        if self._config.kind == "bare-noop":
+            app.command("/kick")(self._ack_only)
+        else:
+            app.command("/kick")(self._by_hand)
+            app.command("/unblock")(self._by_hand)
+
+        async def slack_events(request: web.Request) -> web.StreamResponse:
+            bolt_request = await to_bolt_request(request)
+            return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+
+        web_app = web.Application(client_max_size=1 << 20)
+        web_app.router.add_post("/slack/events", slack_events)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=BACKLOG)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        return {"events_url": f"http://{host}:{port}/slack/events"}
+
+    @staticmethod
+    async def _ack_only(ack: Any) -> None:
+        await ack()
+
+    async def _by_hand(
+        self, ack: Any, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        async with self._inflight.track():
+            await ack()
+            verb = str(command["command"]).lstrip("/")
+            user, cid, *flags = str(command.get("text") or "").split()
+            call_type, call_id = cid.split(":", 1) if ":" in cid else ("default", cid)
+            body: dict[str, Any] = {"user_id": user}
+            if verb == "kick":
+                body["kicked_by_id"] = BOT_STREAM_USER
+                if "--block" in flags:
+                    body["block"] = True
+            answer = await self._stream.post(
+                f"/api/v2/video/call/{call_type}/{call_id}/{verb}", json=body
+            )
+            done = "done" if answer.is_success else f"failed: HTTP {answer.status_code}"
+            await client.chat_postMessage(
+                channel=LOG_CHANNEL,
+                text=f"<@{command['user_id']}> · {verb} `{user}` in `{cid}` · {done}",
+            )
+            mark = ":white_check_mark:" if answer.is_success else ":x:"
+            await respond(text=f"{mark} {verb} `{user}` in `{cid}`: {done}.")
+
+    async def handle(self, command: str, args: Info) -> Info:
+        if command == "idle":
+            await self._inflight.wait_idle()
+            return {}
+        raise ValueError(f"unknown command {command!r}")
+
+    async def stop(self) -> None:
+        await self._inflight.wait_idle()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self._stream.aclose()
+
+
+def main(conn: Connection, config: ServerConfig, cpus: frozenset[int] | None) -> None:
+    service = CallmodServer(config) if config.kind == "callmod" else BareBolt(config)
+    run_child(conn, service, cpus)
