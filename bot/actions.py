@@ -12,8 +12,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bot import blocks
 from bot.blocks import Button, escape
@@ -24,30 +23,13 @@ from bot.roles import RoleResolver
 from bot.stream import StreamAPIError, StreamClient
 
 if TYPE_CHECKING:
+    from bot.bans import BanBook
     from bot.settings import Settings
 
 log = logging.getLogger("callmod.actions")
 
 CONFIRM_ACTION = "callmod_confirm"
 CANCEL_ACTION = "callmod_cancel"
-
-
-class BanLedger(Protocol):
-    """Ban bookkeeping (notifications, expiry timers); implemented by `bot.bans`."""
-
-    async def record_ban(
-        self,
-        *,
-        actor: Actor,
-        user_id: str,
-        reason: str | None,
-        duration: timedelta | None,
-        ip_ban: bool,
-    ) -> bool: ...
-
-    async def record_unban(self, *, actor: Actor, user_id: str) -> None: ...
-
-    def handled_by(self, message_ts: str | None) -> str | None: ...
 
 
 @dataclass
@@ -57,7 +39,7 @@ class ActionContext:
     settings: Settings
     clock: Clock
     registry: Registry
-    bans: BanLedger
+    bans: BanBook
 
 
 AuditSink = Callable[[str], Awaitable[bool]]
@@ -70,7 +52,7 @@ class Services:
     clock: Clock
     registry: Registry
     roles: RoleResolver
-    bans: BanLedger
+    bans: BanBook
     audit: AuditSink
 
 
@@ -112,9 +94,11 @@ class Dispatcher:
                 ":lock: You have no callmod role, so there are no commands you can use. "
                 "Ask an admin to add you to MOD_MODERATORS."
             )
-        lines = [f"*callmod commands for a {actor.role.label}*"]
+        label = actor.role.label
+        article = "an" if label[0] in "aeiou" else "a"
+        lines = [f"*callmod commands for {article} {label}*"]
         lines += [f"`{escape(c.usage_line)}` — {escape(c.summary)}" for c in usable]
-        lines.append("Every command also works as `/mod <command> …`.")
+        lines.append(f"Every command also works as `{escape('/mod <command> …')}`.")
         return Reply("\n".join(lines))
 
     async def _prepare(self, command: Command[Any], text: str, actor: Actor) -> Reply:
@@ -148,6 +132,7 @@ class Dispatcher:
                     ),
                 ]
             ),
+            outcome="confirm",
         )
 
     async def confirmed(self, value: str, *, user_id: str, user_name: str) -> Reply:
@@ -246,12 +231,10 @@ class Dispatcher:
             sentence = escape(error.sentence)
             if command.writes:
                 await self._audit(actor, plan, f":x: failed ({state}): {sentence}")
-            advice = (
-                "It may have been applied before the answer was lost; check before retrying."
-                if error.maybe_applied
-                else "Nothing was changed."
+            return Reply(
+                f":x: Could not {plan.summary}: {sentence}.{_outcome_advice(error)}",
+                outcome="maybe_applied" if error.maybe_applied else "failed",
             )
-            return Reply(f":x: Could not {plan.summary}: {sentence}. {advice}")
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("command /%s failed (ref %s)", command.name, ref)
@@ -260,7 +243,8 @@ class Dispatcher:
             return Reply(
                 f":x: callmod hit an internal error while trying to {plan.summary} "
                 f"(ref `{ref}`); it may or may not have been applied. "
-                "The on-call engineer can find the details in the logs under that ref."
+                "The on-call engineer can find the details in the logs under that ref.",
+                outcome="error",
             )
         if command.writes and not reply.audited:
             posted = await self._audit(actor, plan, ":white_check_mark: done")
@@ -275,6 +259,13 @@ class Dispatcher:
         return await self._services.audit(audit_line(actor, plan, result))
 
 
+def _outcome_advice(error: StreamAPIError) -> str:
+    """What the moderator should assume, unless the sentence already said it."""
+    if error.maybe_applied:
+        return " It may have been applied before the answer was lost; check before retrying."
+    return "" if "nothing was changed" in error.sentence.lower() else " Nothing was changed."
+
+
 def audit_line(actor: Actor, plan: Plan, result: str) -> str:
     line = f"{blocks.mention(actor.user_id)} · {plan.summary}"
     if plan.reason:
@@ -283,14 +274,15 @@ def audit_line(actor: Actor, plan: Plan, result: str) -> str:
 
 
 def _usage(command: Command[Any], problem: str) -> Reply:
-    return Reply(f":warning: {problem}.\nUsage: `{escape(command.usage_line)}`")
+    return Reply(f":warning: {problem}.\nUsage: `{escape(command.usage_line)}`", outcome="usage")
 
 
 def _denied(actor: Actor, needed: Role, what: str) -> Reply:
     has = "no callmod role" if actor.role is Role.NONE else f"the {actor.role.label} role"
     return Reply(
         f":lock: You need the *{needed.label}* role to {_what(what)}; you have {has}. "
-        "Nothing was sent to Stream."
+        "Nothing was sent to Stream.",
+        outcome="denied",
     )
 
 

@@ -114,8 +114,12 @@ class Callmod:
             dispatch=self.on_webhook,
             clock=clock,
         )
+        self.metrics.watch_pending_timers(lambda: len(self.bans.timers))
         self.web_app = build_web_app(
-            bolt=self.bolt, webhook=self.webhooks.handle, health=self.health
+            bolt=self.bolt,
+            webhook=self.webhooks.handle,
+            health=self.health,
+            metrics=self.metrics.endpoint,
         )
         self._runner: web.AppRunner | None = None
         self.base_url = ""
