@@ -32,6 +32,11 @@ CONFIRM_ACTION = "callmod_confirm"
 CANCEL_ACTION = "callmod_cancel"
 
 
+@dataclass(frozen=True)
+class Parsed:
+    args: Any
+
+
 @dataclass
 class ActionContext:
     actor: Actor
@@ -101,7 +106,8 @@ class Dispatcher:
         lines.append(f"Every command also works as `{escape('/mod <command> …')}`.")
         return Reply("\n".join(lines))
 
-    async def _prepare(self, command: Command[Any], text: str, actor: Actor) -> Reply:
+    def _authorize(self, command: Command[Any], text: str, actor: Actor) -> Parsed | Reply:
+        """The role the command needs, then the parse, then the role its arguments need."""
         if actor.role < command.min_role:
             return _denied(actor, command.min_role, command.slash)
         try:
@@ -111,9 +117,15 @@ class Dispatcher:
         needed = command.role_needed(args)
         if actor.role < needed:
             return _denied(actor, needed, command.plan(args).summary)
+        return Parsed(args)
+
+    async def _prepare(self, command: Command[Any], text: str, actor: Actor) -> Reply:
+        checked = self._authorize(command, text, actor)
+        if isinstance(checked, Reply):
+            return checked
         if command.confirm:
-            return self._confirmation(command, text, command.plan(args))
-        return await self.execute(command, args, actor)
+            return self._confirmation(command, text, command.plan(checked.args))
+        return await self.execute(command, checked.args, actor)
 
     def _confirmation(self, command: Command[Any], text: str, plan: Plan) -> Reply:
         nonce = secrets.token_hex(8)
@@ -146,19 +158,13 @@ class Dispatcher:
             return Reply(":warning: That button no longer works; run the command again.")
         if command is None:
             return Reply(":warning: That command no longer exists.")
-        if actor.role < command.min_role:
-            return _denied(actor, command.min_role, command.slash)
-        try:
-            args = command.parse(text, self._services.settings)
-        except UsageError as error:
-            return _usage(command, str(error))
-        needed = command.role_needed(args)
-        if actor.role < needed:
-            return _denied(actor, needed, command.plan(args).summary)
+        checked = self._authorize(command, text, actor)
+        if isinstance(checked, Reply):
+            return checked
         earlier = self._claim(nonce, actor)
         if earlier is not None:
             return Reply(f"This was already handled by {blocks.mention(earlier)}.")
-        return await self.execute(command, args, actor)
+        return await self.execute(command, checked.args, actor)
 
     def cancelled(self, value: str, *, user_id: str) -> Reply:
         try:
