@@ -166,16 +166,21 @@ class Dispatcher:
             return Reply(f"This was already handled by {blocks.mention(earlier)}.")
         return await self.execute(command, checked.args, actor)
 
-    def cancelled(self, value: str, *, user_id: str) -> Reply:
+    async def cancelled(self, value: str, *, user_id: str, user_name: str) -> Reply:
+        """A Cancel click: only someone who may run the command can withdraw it."""
+        actor = await self.actor(user_id, user_name)
         try:
-            nonce = str(blocks.decode_value(value)["n"])
+            data = blocks.decode_value(value)
+            command = self.registry.get(str(data["cmd"]))
+            nonce = str(data["n"])
         except (ValueError, KeyError):
-            nonce = value
-        earlier = self._used_confirmations.get(nonce)
+            return Reply(":warning: That button no longer works; nothing was changed.")
+        if command is not None and actor.role < command.min_role:
+            return _denied(actor, command.min_role, command.slash)
+        earlier = self._claim(nonce, actor)
         if earlier is not None:
             return Reply(f"This was already handled by {blocks.mention(earlier)}.")
-        self._used_confirmations[nonce] = user_id
-        return Reply("Cancelled; nothing was changed.")
+        return Reply("Cancelled; nothing was changed.", outcome="cancelled")
 
     def _claim(self, nonce: str, actor: Actor) -> str | None:
         earlier = self._used_confirmations.get(nonce)

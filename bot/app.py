@@ -99,8 +99,12 @@ def build_bolt_app(
             await ack()
             async with inflight.slot():
                 user, action = body.get("user") or {}, (body.get("actions") or [{}])[0]
-                reply = dispatcher.cancelled(
-                    str(action.get("value", "")), user_id=str(user.get("id", ""))
+                reply = await _safely(
+                    dispatcher.cancelled(
+                        str(action.get("value", "")),
+                        user_id=str(user.get("id", "")),
+                        user_name=_user_name(user),
+                    )
                 )
                 await send_reply(respond, reply, replace_original=True)
 

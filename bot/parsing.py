@@ -14,11 +14,13 @@ from datetime import timedelta
 from bot.blocks import code
 from bot.stream import CallRef, Permission, Track
 
-USER_ID = re.compile(r"^[A-Za-z0-9@_-]{1,255}$")
-CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CALL_TYPE = re.compile(r"^[a-z0-9_-]{1,64}$")
-DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-DURATION_LIKE = re.compile(r"^[+-]?\d")
+# Matched with fullmatch: `$` would also accept a trailing newline. ASCII digits only: `\d` would
+# take any Unicode digit (e.g. "١h") as a number.
+USER_ID = re.compile(r"[A-Za-z0-9@_-]{1,255}")
+CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CALL_TYPE = re.compile(r"[a-z0-9_-]{1,64}")
+DURATION = re.compile(r"(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?")
+DURATION_LIKE = re.compile(r"[+-]?[0-9]")
 
 MIN_BAN = timedelta(minutes=1)
 MAX_BAN = timedelta(days=365)
@@ -76,7 +78,7 @@ def expect_count(words: Sequence[str], minimum: int, maximum: int | None = None)
 
 def parse_user(word: str) -> str:
     user = word[1:] if word.startswith("@") and len(word) > 1 else word
-    if not USER_ID.match(user):
+    if not USER_ID.fullmatch(user):
         raise UsageError(
             f"`{_show(word)}` is not a Stream user id (letters, digits, @, _ or -, at most 255)"
         )
@@ -94,11 +96,11 @@ def parse_call(word: str, default_type: str) -> CallRef:
     call_type, sep, call_id = word.rpartition(":")
     if not sep:
         call_type = default_type
-    if not CALL_TYPE.match(call_type):
+    if not CALL_TYPE.fullmatch(call_type):
         raise UsageError(
             f"`{_show(call_type)}` is not a call type (lower-case letters, digits, _ or -)"
         )
-    if not CALL_ID.match(call_id):
+    if not CALL_ID.fullmatch(call_id):
         raise UsageError(
             f"`{_show(word)}` is not a call id (letters, digits, _ or -, at most 64; "
             "e.g. `call-123` or `livestream:call-123`)"
@@ -112,7 +114,7 @@ def looks_like_duration(word: str) -> bool:
 
 def parse_duration(word: str) -> timedelta:
     """`30m`, `2h`, `1d`, `1w`, `1d12h`: units in that order, each at most once."""
-    match = DURATION.match(word.lower())
+    match = DURATION.fullmatch(word.lower())
     if not word or not match:
         raise UsageError(
             f"`{_show(word)}` is not a duration (use e.g. `30m`, `2h`, `1d`, `1w` or `1d12h`)"
