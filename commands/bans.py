@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot import blocks
 from bot.actions import ActionContext
-from bot.bans import UNBAN_ACTION
-from bot.blocks import code, date_token, escape
+from bot.bans import UNBAN_ACTION, BanBook, BanRecord, record_from_stream
+from bot.blocks import Button, code, date_token, escape, truncate
 from bot.parsing import (
     UsageError,
     expect_count,
@@ -20,11 +21,13 @@ from bot.parsing import (
 )
 from bot.registry import ButtonAction, Click, Command, Plan, Reply, Role
 from bot.settings import Settings
-from bot.stream import Ban
+from bot.stream.client import MAX_BANS_OFFSET
 
 MODERATOR_MAX_BAN = timedelta(days=1)
 REASON_LIMIT = 500
-LIST_LIMIT = 20
+PAGE_SIZE = 20  # bans per /bans page: a header, 20 sections and the buttons stay under 50 blocks
+REASON_SHOWN = 200  # characters of a reason shown in /bans (the notification has all of it)
+BANS_PAGE_ACTION = "callmod_bans_page"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ def stream_reason(reason: str | None, slack_user_name: str) -> str:
     return f"{reason} {by}" if reason else by
 
 
+def ban_book(ctx: ActionContext) -> BanBook | None:
+    """The full ban book behind the context's ledger (the ledger protocol only covers writes)."""
+    return ctx.bans if isinstance(ctx.bans, BanBook) else None
+
+
 async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
     minutes = math.ceil(args.duration.total_seconds() / 60) if args.duration else None
     await ctx.stream.ban(
@@ -81,15 +89,27 @@ async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
         timeout_minutes=minutes,
         ip_ban=args.ip_ban,
     )
-    posted = await ctx.bans.record_ban(
-        actor=ctx.actor,
-        user_id=args.user,
-        reason=args.reason,
-        duration=args.duration,
-        ip_ban=args.ip_ban,
-    )
-    if args.duration:
-        until = ctx.clock.time() + args.duration.total_seconds()
+    book = ban_book(ctx)
+    if book is not None:
+        record = await book.announce_ban(
+            actor=ctx.actor,
+            user_id=args.user,
+            reason=args.reason,
+            duration=args.duration,
+            ip_ban=args.ip_ban,
+        )
+        posted, until = record.message_ts is not None, record.expires_at
+    else:
+        posted = await ctx.bans.record_ban(
+            actor=ctx.actor,
+            user_id=args.user,
+            reason=args.reason,
+            duration=args.duration,
+            ip_ban=args.ip_ban,
+        )
+        until = ctx.clock.time() + args.duration.total_seconds() if args.duration else None
+    if args.duration and until is not None:
+        # The same instant as the notification's, so the two can never disagree.
         length = f"for {format_duration(args.duration)} (until {date_token(until)})"
     else:
         length = "permanently"
@@ -125,8 +145,15 @@ def _parse_user_only(text: str, settings: Settings) -> str:
 
 async def _unban(ctx: ActionContext, user: str) -> Reply:
     await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
-    await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
-    return Reply(f":dove_of_peace: {code(user)} is no longer banned.", audited=True)
+    book = ban_book(ctx)
+    if book is not None:
+        # The updated notification is the audit trail; without one (a ban made while callmod
+        # did not know of it) the dispatcher posts the audit line.
+        noted = await book.record_unban(actor=ctx.actor, user_id=user)
+    else:
+        await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
+        noted = False
+    return Reply(f":dove_of_peace: {code(user)} is no longer banned.", audited=noted)
 
 
 UNBAN = Command(
@@ -150,29 +177,82 @@ def _parse_bans(text: str, settings: Settings) -> str | None:
     return parse_user(words.positional[0]) if words.positional else None
 
 
-def describe_ban(ban: Ban, now: float) -> str:
-    line = f"• {code(ban.user_id)}"
-    if ban.expires_at is None:
+def describe_ban(record: BanRecord, now: float) -> str:
+    line = f"• {code(record.user_id)}"
+    if record.expires_at is None:
         line += " — permanent"
     else:
-        left = timedelta(seconds=max(60.0, ban.expires_at.timestamp() - now))
-        line += f" — {format_duration(left)} left (until {date_token(ban.expires_at)})"
-    if ban.reason:
-        line += f" — {escape(ban.reason)}"
+        left = timedelta(seconds=max(60.0, record.expires_at - now))
+        line += f" — {format_duration(left)} left (until {date_token(record.expires_at)})"
+    if record.reason:
+        line += f" — {escape(truncate(record.reason, REASON_SHOWN))}"
     return line
 
 
-async def _list_bans(ctx: ActionContext, user: str | None) -> Reply:
-    bans = await ctx.stream.query_bans(user_id=user, limit=LIST_LIMIT + 1)
-    if not bans:
-        who = f" for {code(user)}" if user else ""
+@dataclass(frozen=True)
+class BansPage:
+    user: str | None
+    offset: int
+    records: list[BanRecord]
+    total: int | None  # None when listed from Stream, which does not count
+    more: bool
+
+
+async def _fetch_page(ctx: ActionContext, user: str | None, offset: int) -> BansPage:
+    """From callmod's own records once they are rebuilt; from Stream until then."""
+    book = ban_book(ctx)
+    if book is not None and book.rehydrated.is_set():
+        known = book.active(user)
+        window = known[offset : offset + PAGE_SIZE]
+        return BansPage(user, offset, window, len(known), offset + PAGE_SIZE < len(known))
+    bans = await ctx.stream.query_bans(user_id=user, limit=PAGE_SIZE + 1, offset=offset)
+    bot_user = ctx.settings.mod_stream_user_id
+    records = [record_from_stream(ban, bot_user) for ban in bans[:PAGE_SIZE]]
+    more = len(bans) > PAGE_SIZE and offset + PAGE_SIZE <= MAX_BANS_OFFSET
+    return BansPage(user, offset, records, None, more)
+
+
+def render_bans_page(page: BansPage, now: float) -> Reply:
+    if not page.records:
+        who = f" for {code(page.user)}" if page.user else ""
         return Reply(f"No active bans{who}.")
-    now = ctx.clock.time()
-    lines = [f"*Active bans* ({len(bans[:LIST_LIMIT])}{'+' if len(bans) > LIST_LIMIT else ''})"]
-    lines += [describe_ban(ban, now) for ban in bans[:LIST_LIMIT]]
-    if len(bans) > LIST_LIMIT:
-        lines.append(f"_Showing the newest {LIST_LIMIT}; name a user to see theirs._")
-    return Reply("\n".join(lines))
+    first, last = page.offset + 1, page.offset + len(page.records)
+    whole = page.offset == 0 and not page.more
+    if page.total is not None:
+        header = f"*Active bans* ({page.total})"
+        if not whole:
+            header += f", {first}–{last} shown"
+    else:
+        header = f"*Active bans* ({last})" if whole else f"*Active bans* {first}–{last}"
+        if page.more:
+            header += " (more on the next page)"
+    lines = [describe_ban(record, now) for record in page.records]
+    parts = [blocks.section(header), *(blocks.section(line) for line in lines)]
+    buttons = []
+    if page.offset > 0:
+        back = max(0, page.offset - PAGE_SIZE)
+        buttons.append(Button("Previous page", BANS_PAGE_ACTION, _page_value(page.user, back)))
+    if page.more:
+        ahead = page.offset + PAGE_SIZE
+        buttons.append(Button("Next page", BANS_PAGE_ACTION, _page_value(page.user, ahead)))
+    if buttons:
+        parts.append(blocks.actions(buttons))
+    return Reply("\n".join([header, *lines]), blocks.to_dicts(parts))
+
+
+def _page_value(user: str | None, offset: int) -> str:
+    return blocks.encode_value({"u": user, "o": offset})
+
+
+async def _show_bans(ctx: ActionContext, user: str | None, offset: int) -> Reply:
+    page = await _fetch_page(ctx, user, offset)
+    if not page.records and offset > 0:
+        page = await _fetch_page(ctx, user, 0)  # the list shrank under the button
+    return render_bans_page(page, ctx.clock.time())
+
+
+async def _list_bans(ctx: ActionContext, user: str | None) -> Reply:
+    return await _show_bans(ctx, user, 0)
 
 
 BANS = Command(
@@ -187,6 +267,26 @@ BANS = Command(
     writes=False,
 )
 
+
+async def _bans_page_button(ctx: ActionContext, click: Click) -> Reply:
+    try:
+        data = blocks.decode_value(click.value)
+        raw_user, offset = data.get("u"), data["o"]
+        user = None if raw_user is None else parse_user(str(raw_user))
+        if not isinstance(offset, int) or not 0 <= offset <= MAX_BANS_OFFSET:
+            raise ValueError("offset out of range")
+    except (ValueError, KeyError, UsageError):
+        return Reply(":warning: That button no longer works; run `/bans` again.")
+    return await _show_bans(ctx, user, offset)
+
+
+BANS_PAGE_BUTTON = ButtonAction(
+    action_id=BANS_PAGE_ACTION,
+    min_role=Role.MODERATOR,
+    run=_bans_page_button,
+    replace_original=True,  # the next page replaces the ephemeral list
+)
+
 # The Unban button on ban notifications -------------------------------------------------------
 
 
@@ -198,12 +298,32 @@ async def _unban_button(ctx: ActionContext, click: Click) -> Reply:
     earlier = ctx.bans.handled_by(click.message_ts)
     if earlier is not None:
         return Reply(f"That ban was already closed: {earlier}.")
-    await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
-    await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
+    book = ban_book(ctx)
+    if book is None or click.message_ts is None:
+        await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
+        await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
+        return Reply(f":dove_of_peace: You unbanned {code(user)}.")
+    current = book.current_message(user)
+    if current is not None and current != click.message_ts:
+        return Reply(
+            f"That notification is about an earlier ban of {code(user)}; the ban in force has "
+            "its own notification. Use its Unban button or `/unban`."
+        )
+    earlier = book.claim(click.message_ts, ctx.actor)
+    if earlier is not None:
+        return Reply(f"That ban was already closed: {earlier}.")
+    try:
+        await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
+    except BaseException:
+        book.release(click.message_ts)
+        raise
+    await book.record_unban(
+        actor=ctx.actor, user_id=user, channel=click.channel_id, message_ts=click.message_ts
+    )
     return Reply(f":dove_of_peace: You unbanned {code(user)}.")
 
 
 UNBAN_BUTTON = ButtonAction(action_id=UNBAN_ACTION, min_role=Role.ADMIN, run=_unban_button)
 
 COMMANDS = (BAN, UNBAN, BANS)
-BUTTONS = (UNBAN_BUTTON,)
+BUTTONS = (UNBAN_BUTTON, BANS_PAGE_BUTTON)
