@@ -168,20 +168,6 @@ class BanBook:
         await self._announce(record, raise_on_failure=False)
         return record
 
-    async def record_ban(
-        self,
-        *,
-        actor: Actor,
-        user_id: str,
-        reason: str | None,
-        duration: timedelta | None,
-        ip_ban: bool,
-    ) -> bool:
-        record = await self.announce_ban(
-            actor=actor, user_id=user_id, reason=reason, duration=duration, ip_ban=ip_ban
-        )
-        return record.message_ts is not None
-
     async def record_unban(
         self,
         *,
@@ -405,11 +391,13 @@ class BanBook:
             del self.records[user_id]
 
     async def _lift(self, record: BanRecord) -> Ban | None:
-        """Make sure Stream no longer holds this ban. Returns a newer ban Stream holds for the
-        user instead (one whose webhook callmod missed), which is left alone."""
+        """Make sure Stream no longer holds this ban. Returns a newer ban in force that Stream holds
+        for the user instead (one whose webhook callmod missed), which is left alone."""
         held = await self._stream.query_bans(user_id=record.user_id, include_expired=True)
+        now = self._clock.time()
         for ban in held:
-            if ban.created_at.timestamp() > record.created_at + SAME_BAN_TOLERANCE:
+            newer = ban.created_at.timestamp() > record.created_at + SAME_BAN_TOLERANCE
+            if newer and (ban.expires_at is None or ban.expires_at.timestamp() > now):
                 return ban
         if held:
             # Stream still holds it: in force past its expiry, or as a lapsed entry that would be

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot import blocks
 from bot.actions import ActionContext
-from bot.bans import UNBAN_ACTION, BanBook, BanRecord, record_from_stream
+from bot.bans import UNBAN_ACTION, BanRecord, record_from_stream
 from bot.blocks import Button, code, date_token, escape, truncate
 from bot.parsing import (
     UsageError,
@@ -75,11 +75,6 @@ def stream_reason(reason: str | None, slack_user_name: str) -> str:
     return f"{reason} {by}" if reason else by
 
 
-def ban_book(ctx: ActionContext) -> BanBook | None:
-    """The full ban book behind the context's ledger (the ledger protocol only covers writes)."""
-    return ctx.bans if isinstance(ctx.bans, BanBook) else None
-
-
 async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
     minutes = math.ceil(args.duration.total_seconds() / 60) if args.duration else None
     await ctx.stream.ban(
@@ -89,25 +84,14 @@ async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
         timeout_minutes=minutes,
         ip_ban=args.ip_ban,
     )
-    book = ban_book(ctx)
-    if book is not None:
-        record = await book.announce_ban(
-            actor=ctx.actor,
-            user_id=args.user,
-            reason=args.reason,
-            duration=args.duration,
-            ip_ban=args.ip_ban,
-        )
-        posted, until = record.message_ts is not None, record.expires_at
-    else:
-        posted = await ctx.bans.record_ban(
-            actor=ctx.actor,
-            user_id=args.user,
-            reason=args.reason,
-            duration=args.duration,
-            ip_ban=args.ip_ban,
-        )
-        until = ctx.clock.time() + args.duration.total_seconds() if args.duration else None
+    record = await ctx.bans.announce_ban(
+        actor=ctx.actor,
+        user_id=args.user,
+        reason=args.reason,
+        duration=args.duration,
+        ip_ban=args.ip_ban,
+    )
+    posted, until = record.message_ts is not None, record.expires_at
     if args.duration and until is not None:
         # The same instant as the notification's, so the two can never disagree.
         length = f"for {format_duration(args.duration)} (until {date_token(until)})"
@@ -145,14 +129,9 @@ def _parse_user_only(text: str, settings: Settings) -> str:
 
 async def _unban(ctx: ActionContext, user: str) -> Reply:
     await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
-    book = ban_book(ctx)
-    if book is not None:
-        # The updated notification is the audit trail; without one (a ban made while callmod
-        # did not know of it) the dispatcher posts the audit line.
-        noted = await book.record_unban(actor=ctx.actor, user_id=user)
-    else:
-        await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
-        noted = False
+    # The updated notification is the audit trail; without one (a ban made while callmod did
+    # not know of it) the dispatcher posts the audit line.
+    noted = await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
     return Reply(f":dove_of_peace: {code(user)} is no longer banned.", audited=noted)
 
 
@@ -200,9 +179,8 @@ class BansPage:
 
 async def _fetch_page(ctx: ActionContext, user: str | None, offset: int) -> BansPage:
     """From callmod's own records once they are rebuilt; from Stream until then."""
-    book = ban_book(ctx)
-    if book is not None and book.rehydrated.is_set():
-        known = book.active(user)
+    if ctx.bans.rehydrated.is_set():
+        known = ctx.bans.active(user)
         window = known[offset : offset + PAGE_SIZE]
         return BansPage(user, offset, window, len(known), offset + PAGE_SIZE < len(known))
     bans = await ctx.stream.query_bans(user_id=user, limit=PAGE_SIZE + 1, offset=offset)
@@ -298,10 +276,10 @@ async def _unban_button(ctx: ActionContext, click: Click) -> Reply:
     earlier = ctx.bans.handled_by(click.message_ts)
     if earlier is not None:
         return Reply(f"That ban was already closed: {earlier}.")
-    book = ban_book(ctx)
-    if book is None or click.message_ts is None:
+    book = ctx.bans
+    if click.message_ts is None:
         await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
-        await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
+        await book.record_unban(actor=ctx.actor, user_id=user)
         return Reply(f":dove_of_peace: You unbanned {code(user)}.")
     current = book.current_message(user)
     if current is not None and current != click.message_ts:
