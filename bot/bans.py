@@ -135,6 +135,11 @@ class BanBook:
 
     # -- bans made through callmod ---------------------------------------------------------------
 
+    def expect_own_ban(self, user_id: str) -> None:
+        """Called before callmod asks Stream for a ban: Stream's `user.banned` echo can overtake
+        the answer (or answer a retried attempt), and must not be announced as a second ban."""
+        self._remember_own_ban(user_id, self._clock.time())
+
     async def announce_ban(
         self,
         *,

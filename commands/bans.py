@@ -77,6 +77,7 @@ def stream_reason(reason: str | None, slack_user_name: str) -> str:
 
 async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
     minutes = math.ceil(args.duration.total_seconds() / 60) if args.duration else None
+    ctx.bans.expect_own_ban(args.user)
     await ctx.stream.ban(
         args.user,
         banned_by_id=ctx.settings.mod_stream_user_id,

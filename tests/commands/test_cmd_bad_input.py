@@ -242,12 +242,6 @@ async def test_deactivate_retried_after_a_lost_answer_counts_as_done(stack: Loca
     assert done.log == ["<@U0ADMIN01> · deactivate `sara` · :white_check_mark: done"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/bans.py: BanBook marks its own ban only after Stream answered, so the "
-    "user.banned webhook of the first (applied) attempt is not seen as an echo and a second "
-    "notification ('banned by `callmod-bot` in Stream') is posted",
-)
 async def test_ban_retried_after_a_lost_answer_is_announced_once(stack: LocalStack) -> None:
     stack.emulator.faults.drop_connection(after_apply=True, path="/moderation/ban")
 
