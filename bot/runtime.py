@@ -125,8 +125,11 @@ class Callmod:
         self.base_url = ""
 
     async def start(self, host: str, port: int, *, rehydrate: bool = True) -> str:
-        """Serve HTTP and start the background work; returns the base URL. Start-up does not
-        wait for Stream: the bot user upsert and the ban rebuild run in the background."""
+        """Serve HTTP and start the background work; returns the base URL.
+
+        The bot's own Stream user is created first (Stream refuses bans and mutes by an unknown
+        user), bounded by the Stream deadline; the ban rebuild runs in the background, so Slack
+        is answered before it finishes."""
         try:
             await self.stream.upsert_user(
                 self.settings.mod_stream_user_id, name="callmod", role="admin"
@@ -138,9 +141,7 @@ class Callmod:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, backlog=1024)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        bound = self._runner.addresses[0][1] if self._runner.addresses else port
         self.base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bound}"
         return self.base_url
 

@@ -12,6 +12,7 @@ from bot.local import ADMIN, MODERATOR, OUTSIDER, LocalStack, Person
 
 from .cmdtest import (
     CALL,
+    CANCEL,
     CONFIRM,
     UNBAN,
     ban_notifications,
@@ -168,6 +169,20 @@ async def test_confirm_clicked_without_the_role_is_denied(
     done = await confirm(stack, asked, ADMIN)
     assert done.reply.startswith(":mute: Muted audio of everyone")
     assert len(done.writes) == 1
+
+
+async def test_cancel_clicked_without_the_role_is_denied_and_leaves_the_question(
+    stack: LocalStack,
+) -> None:
+    asked = await slash(stack, "/muteall call-123", ADMIN)
+
+    denied = await click(
+        stack, CANCEL, button_value(asked, CANCEL), MODERATOR, response_key=asked.key
+    )
+
+    assert denied.reply.startswith(":lock: You need the *admin* role to use `/muteall`")
+    done = await confirm(stack, asked, ADMIN)
+    assert done.reply.startswith(":mute: Muted audio of everyone")
 
 
 async def test_deactivate_confirm_clicked_by_a_moderator_is_denied(stack: LocalStack) -> None:
