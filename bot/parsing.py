@@ -85,6 +85,13 @@ def parse_user(word: str) -> str:
     return user
 
 
+def one_user(text: str, allowed_flags: Collection[str] = ()) -> tuple[str, Words]:
+    """The `<user> [--flag]` grammar shared by several commands."""
+    words = split_words(text, allowed_flags)
+    expect_count(words.positional, 1, 1)
+    return parse_user(words.positional[0]), words
+
+
 def parse_users(word: str) -> tuple[str, ...]:
     users = tuple(dict.fromkeys(parse_user(part) for part in word.split(",") if part))
     if not users:

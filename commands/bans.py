@@ -15,6 +15,7 @@ from bot.parsing import (
     expect_count,
     format_duration,
     looks_like_duration,
+    one_user,
     parse_duration,
     parse_user,
     split_words,
@@ -123,9 +124,7 @@ BAN = Command(
 
 
 def _parse_user_only(text: str, settings: Settings) -> str:
-    words = split_words(text)
-    expect_count(words.positional, 1, 1)
-    return parse_user(words.positional[0])
+    return one_user(text)[0]
 
 
 async def _unban(ctx: ActionContext, user: str) -> Reply:

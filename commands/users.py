@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.actions import ActionContext
 from bot.blocks import code, date_token
-from bot.parsing import expect_count, parse_user, split_words
+from bot.parsing import expect_count, one_user, parse_user, split_words
 from bot.registry import Command, Plan, Reply, Role
 from bot.settings import Settings
 
@@ -17,16 +18,12 @@ class AccountChange:
     messages: bool  # --delete-messages / --restore-messages
 
 
-def _parse_deactivate(text: str, settings: Settings) -> AccountChange:
-    words = split_words(text, ("--delete-messages",))
-    expect_count(words.positional, 1, 1)
-    return AccountChange(parse_user(words.positional[0]), words.flag("--delete-messages"))
+def _account_change(flag: str) -> Callable[[str, Settings], AccountChange]:
+    def parse(text: str, settings: Settings) -> AccountChange:
+        user, words = one_user(text, (flag,))
+        return AccountChange(user, words.flag(flag))
 
-
-def _parse_reactivate(text: str, settings: Settings) -> AccountChange:
-    words = split_words(text, ("--restore-messages",))
-    expect_count(words.positional, 1, 1)
-    return AccountChange(parse_user(words.positional[0]), words.flag("--restore-messages"))
+    return parse
 
 
 async def _deactivate(ctx: ActionContext, a: AccountChange) -> Reply:
@@ -51,7 +48,7 @@ DEACTIVATE = Command(
     usage="<user> [--delete-messages]",
     summary="Deactivate a user's account (asks for confirmation)",
     min_role=Role.ADMIN,
-    parse=_parse_deactivate,
+    parse=_account_change("--delete-messages"),
     plan=lambda a: Plan(
         f"deactivate {code(a.user)}" + (" and mark their messages deleted" if a.messages else ""),
         target=a.user,
@@ -66,7 +63,7 @@ REACTIVATE = Command(
     usage="<user> [--restore-messages]",
     summary="Reactivate a deactivated account",
     min_role=Role.ADMIN,
-    parse=_parse_reactivate,
+    parse=_account_change("--restore-messages"),
     plan=lambda a: Plan(
         f"reactivate {code(a.user)}" + (" and restore their messages" if a.messages else ""),
         target=a.user,
@@ -127,9 +124,7 @@ USERUNBLOCK = Command(
 
 
 def _parse_user(text: str, settings: Settings) -> str:
-    words = split_words(text)
-    expect_count(words.positional, 1, 1)
-    return parse_user(words.positional[0])
+    return one_user(text)[0]
 
 
 async def _blocked(ctx: ActionContext, user: str) -> Reply:
