@@ -9,13 +9,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncRespond
+import aiohttp
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.actions import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
 from bot.inflight import InFlight
@@ -46,19 +48,40 @@ def slack_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
-async def send_reply(respond: AsyncRespond, reply: Reply, *, replace_original: bool) -> bool:
-    """Send an ephemeral reply through response_url; Bolt's respond() never raises on an HTTP
-    error, so the status is checked here."""
-    response = await respond(
-        text=reply.text,
-        blocks=reply.blocks if reply.blocks is not None else [],
-        response_type="ephemeral",
-        replace_original=replace_original,
-    )
-    if response.status_code != 200:
-        log.warning("response_url answered HTTP %s", response.status_code)
-        return False
-    return True
+class ReplySender:
+    """Ephemeral replies through the command's response_url, over one shared aiohttp session.
+
+    Bolt's `respond()` opens a new session (and connection) for every reply, and never raises
+    on an HTTP error; this sends through slack_sdk's webhook client with the session callmod
+    keeps for its whole life, and checks the status.
+    """
+
+    def __init__(self) -> None:
+        self.session: aiohttp.ClientSession | None = None
+
+    async def send(self, response_url: str, reply: Reply, *, replace_original: bool) -> bool:
+        if not response_url:
+            log.warning("no response_url to answer on")
+            return False
+        client = AsyncWebhookClient(
+            response_url,
+            session=self.session,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2)],
+        )
+        try:
+            response = await client.send(
+                text=reply.text,
+                blocks=reply.blocks if reply.blocks is not None else [],
+                response_type="ephemeral",
+                replace_original=replace_original,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("response_url failed: %s", type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            log.warning("response_url answered HTTP %s", response.status_code)
+            return False
+        return True
 
 
 Handler = Callable[..., Awaitable[None]]
@@ -71,15 +94,18 @@ def build_bolt_app(
     dispatcher: Dispatcher,
     inflight: InFlight,
     metrics: Metrics,
+    replies: ReplySender,
 ) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
     for command in dispatcher.registry:
-        app.command(command.slash)(_slash_handler(command.name, dispatcher, inflight, metrics))
-    app.command("/mod")(_slash_handler("mod", dispatcher, inflight, metrics))
+        app.command(command.slash)(
+            _slash_handler(command.name, dispatcher, inflight, metrics, replies)
+        )
+    app.command("/mod")(_slash_handler("mod", dispatcher, inflight, metrics, replies))
 
     @app.action(CONFIRM_ACTION)
-    async def on_confirm(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_confirm(ack: Any, body: dict[str, Any]) -> None:
         async with inflight.track():
             await ack()
             async with inflight.slot():
@@ -91,10 +117,10 @@ def build_bolt_app(
                         user_name=_user_name(user),
                     )
                 )
-                await send_reply(respond, reply, replace_original=True)
+                await replies.send(body.get("response_url", ""), reply, replace_original=True)
 
     @app.action(CANCEL_ACTION)
-    async def on_cancel(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
         async with inflight.track():
             await ack()
             async with inflight.slot():
@@ -106,10 +132,10 @@ def build_bolt_app(
                         user_name=_user_name(user),
                     )
                 )
-                await send_reply(respond, reply, replace_original=True)
+                await replies.send(body.get("response_url", ""), reply, replace_original=True)
 
     for action_id in dispatcher.registry.buttons:
-        app.action(action_id)(_button_handler(action_id, dispatcher, inflight, metrics))
+        app.action(action_id)(_button_handler(action_id, dispatcher, inflight, metrics, replies))
 
     @app.error
     async def on_error(error: Exception) -> None:
@@ -119,9 +145,9 @@ def build_bolt_app(
 
 
 def _slash_handler(
-    name: str, dispatcher: Dispatcher, inflight: InFlight, metrics: Metrics
+    name: str, dispatcher: Dispatcher, inflight: InFlight, metrics: Metrics, replies: ReplySender
 ) -> Handler:
-    async def handle(ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle(ack: Any, command: dict[str, Any]) -> None:
         # Tracked from before the ack, so "the HTTP ack arrived" implies "the work is counted".
         async with inflight.track():
             await ack()
@@ -137,7 +163,9 @@ def _slash_handler(
                         user_name=str(command.get("user_name") or command.get("user_id", "")),
                     )
                 )
-                await send_reply(respond, reply, replace_original=False)
+                await replies.send(
+                    str(command.get("response_url") or ""), reply, replace_original=False
+                )
                 metrics.commands.labels(name, reply.outcome).inc()
                 metrics.command_seconds.labels(name).observe(time.perf_counter() - started)
 
@@ -146,15 +174,21 @@ def _slash_handler(
 
 
 def _button_handler(
-    action_id: str, dispatcher: Dispatcher, inflight: InFlight, metrics: Metrics
+    action_id: str,
+    dispatcher: Dispatcher,
+    inflight: InFlight,
+    metrics: Metrics,
+    replies: ReplySender,
 ) -> Handler:
-    async def handle(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle(ack: Any, body: dict[str, Any]) -> None:
         async with inflight.track():
             await ack()
             async with inflight.slot():
                 new_request_id()
                 reply, replace = await _click(action_id, body, dispatcher)
-                await send_reply(respond, reply, replace_original=replace)
+                await replies.send(
+                    str(body.get("response_url") or ""), reply, replace_original=replace
+                )
                 metrics.commands.labels(action_id, reply.outcome).inc()
 
     handle.__name__ = f"button_{action_id}"

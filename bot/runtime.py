@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from tenacity import (
     AsyncRetrying,
@@ -15,7 +16,7 @@ from tenacity import (
 )
 
 from bot.actions import Dispatcher, Services
-from bot.app import build_bolt_app, slack_client
+from bot.app import ReplySender, build_bolt_app, slack_client
 from bot.bans import BanBook
 from bot.clock import Clock
 from bot.events import (
@@ -64,6 +65,7 @@ class Callmod:
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url
         )
         self.poster = SlackPoster(self.slack)
+        self.replies = ReplySender()
         self.registry = build_registry()
         self.inflight = InFlight()
         self.roles = RoleResolver(
@@ -107,6 +109,7 @@ class Callmod:
             dispatcher=self.dispatcher,
             inflight=self.inflight,
             metrics=self.metrics,
+            replies=self.replies,
         )
         self.webhooks = WebhookReceiver(
             api_key=settings.stream_api_key,
@@ -122,6 +125,7 @@ class Callmod:
             metrics=self.metrics.endpoint,
         )
         self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
         self.base_url = ""
 
     async def start(self, host: str, port: int, *, rehydrate: bool = True) -> str:
@@ -136,6 +140,9 @@ class Callmod:
             )
         except StreamAPIError as error:
             log.error("could not create the bot's Stream user: %s", error.sentence)
+        # One HTTP session for every Slack call and reply, instead of one per call.
+        self._session = aiohttp.ClientSession()
+        self.slack.session = self.replies.session = self._session
         self.bans.start(rehydrate=rehydrate)
         self._runner = web.AppRunner(self.web_app, access_log=None)
         await self._runner.setup()
@@ -150,6 +157,8 @@ class Callmod:
         await self.bans.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
         await self.stream.aclose()
 
     async def idle(self) -> None:
