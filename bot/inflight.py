@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-POST_ACK_LIMIT = 8
+POST_ACK_LIMIT = 4  # default of MOD_MAX_CONCURRENT_ACTIONS; benchmarks/README.md has the why
 
 
 class InFlight:

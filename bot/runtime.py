@@ -67,7 +67,7 @@ class Callmod:
         self.poster = SlackPoster(self.slack)
         self.replies = ReplySender()
         self.registry = build_registry()
-        self.inflight = InFlight()
+        self.inflight = InFlight(settings.mod_max_concurrent_actions)
         self.roles = RoleResolver(
             admins=settings.mod_admins,
             moderators=settings.mod_moderators,

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.inflight import POST_ACK_LIMIT
+
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 USERGROUP_HANDLE = re.compile(r"^@[a-z0-9][a-z0-9._-]{0,79}$")
 CALL_TYPE = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -79,6 +81,8 @@ class Settings(BaseSettings):
     mod_requests_channel: str | None = None
     mod_usergroup_cache_seconds: float = Field(default=60.0, ge=0)
     mod_request_max_age_seconds: float = Field(default=900.0, gt=0)
+    # Acked commands doing their Stream and Slack work at once; the rest wait their turn.
+    mod_max_concurrent_actions: int = Field(default=POST_ACK_LIMIT, ge=1, le=256)
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
