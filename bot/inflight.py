@@ -1,18 +1,23 @@
 """Work that goes on after Slack got its ack: counted, so shutdown, the console and the tests can
-wait for it instead of sleeping; and bounded, so it cannot starve the acks.
+wait for it instead of sleeping; and kept behind the acks, so it cannot starve them.
 
-Unbounded, a burst of commands floods the one event loop (and httpx's connection pool) with Stream
-and Slack calls, and the next acks wait behind them (benchmarks/README.md has the numbers). Work
-beyond the limit queues in `slot()`, which costs nothing Slack can see: the ack has left already.
+Two measures, both measured in `benchmarks/ack.py` (numbers in benchmarks/README.md):
+- a bound on how many acked commands do their Stream and Slack work at once; unbounded, a burst
+  floods the one event loop (and httpx's pool) and the next acks wait behind it;
+- a short yield to acks still being answered: work waits to start until no Slack request is
+  between arrival and ack (at most `ACK_PRIORITY_WAIT`, so a steady stream of requests cannot
+  starve it). Waiting costs nothing Slack can see: the ack has left already.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-POST_ACK_LIMIT = 4  # default of MOD_MAX_CONCURRENT_ACTIONS; benchmarks/README.md has the why
+POST_ACK_LIMIT = 4  # default of MOD_MAX_CONCURRENT_ACTIONS
+ACK_PRIORITY_WAIT = 0.5  # seconds post-ack work yields to pending acks, at most
 
 
 class InFlight:
@@ -21,6 +26,9 @@ class InFlight:
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._acks_pending = 0
+        self._no_acks_pending = asyncio.Event()
+        self._no_acks_pending.set()
 
     @property
     def count(self) -> int:
@@ -38,7 +46,23 @@ class InFlight:
                 self._idle.set()
 
     @asynccontextmanager
+    async def awaiting_ack(self) -> AsyncIterator[None]:
+        """Around a Slack request from arrival until its HTTP answer is ready."""
+        self._acks_pending += 1
+        self._no_acks_pending.clear()
+        try:
+            yield
+        finally:
+            self._acks_pending -= 1
+            if self._acks_pending == 0:
+                self._no_acks_pending.set()
+
+    @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
+        """Where post-ack work runs: after pending acks (bounded wait), within the limit."""
+        if not self._no_acks_pending.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_acks_pending.wait(), ACK_PRIORITY_WAIT)
         async with self._slots:
             yield
 

@@ -122,6 +122,7 @@ class Callmod:
             bolt=self.bolt,
             webhook=self.webhooks.handle,
             health=self.health,
+            inflight=self.inflight,
             metrics=self.metrics.endpoint,
         )
         self._runner: web.AppRunner | None = None

@@ -9,6 +9,8 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.inflight import InFlight
+
 Health = Callable[[], Awaitable[dict[str, Any]]]
 Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -18,13 +20,16 @@ def build_web_app(
     bolt: AsyncApp | None,
     webhook: Endpoint,
     health: Health,
+    inflight: InFlight,
     metrics: Endpoint | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1 << 20)
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         assert bolt is not None
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        async with inflight.awaiting_ack():
+            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
         report = await health()
