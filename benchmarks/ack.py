@@ -116,8 +116,8 @@ async def _run(quick: bool) -> list[Row]:
         async with backend:
             # A B B A A B …: drift in the machine's load hits both sides alike.
             for repeat in range(repeats):
-                order = ("bare-noop", "callmod") if repeat % 2 == 0 else ("callmod", "bare-noop")
-                for kind in order:
+                order: tuple[Kind, Kind] = ("bare-noop", "callmod")
+                for kind in order if repeat % 2 == 0 else order[::-1]:
                     run = await measure(kind, backend, place, burst=burst, rounds=rounds)
                     (bare_runs if kind == "bare-noop" else our_runs).append(run)
     for ours in our_runs:
