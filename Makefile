@@ -19,7 +19,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy --strict bot commands
+	$(VENV)/bin/mypy --strict bot commands benchmarks
 
 test: lint
 	$(VENV)/bin/pytest
