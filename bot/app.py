@@ -58,11 +58,14 @@ class ReplySender:
 
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
+        self.before_send: Callable[[], Awaitable[None]] | None = None  # see bot/inflight.py
 
     async def send(self, response_url: str, reply: Reply, *, replace_original: bool) -> bool:
         if not response_url:
             log.warning("no response_url to answer on")
             return False
+        if self.before_send is not None:
+            await self.before_send()
         client = AsyncWebhookClient(
             response_url,
             session=self.session,

@@ -4,9 +4,10 @@ wait for it instead of sleeping; and kept behind the acks, so it cannot starve t
 Two measures, both measured in `benchmarks/ack.py` (numbers in benchmarks/README.md):
 - a bound on how many acked commands do their Stream and Slack work at once; unbounded, a burst
   floods the one event loop (and httpx's pool) and the next acks wait behind it;
-- a short yield to acks still being answered: work waits to start until no Slack request is
-  between arrival and ack (at most `ACK_PRIORITY_WAIT`, so a steady stream of requests cannot
-  starve it). Waiting costs nothing Slack can see: the ack has left already.
+- a short yield to acks still being answered: work waits to start, and waits again before each
+  Stream or Slack call it makes, until no Slack request is between arrival and ack (at most
+  `ACK_PRIORITY_WAIT` each time, so a steady stream of requests cannot starve it). Waiting costs
+  nothing Slack can see: the ack has left already.
 """
 
 from __future__ import annotations
@@ -57,12 +58,16 @@ class InFlight:
             if self._acks_pending == 0:
                 self._no_acks_pending.set()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Where post-ack work runs: after pending acks (bounded wait), within the limit."""
+    async def yield_to_acks(self) -> None:
+        """Let Slack requests that are waiting for their ack go first (bounded wait)."""
         if not self._no_acks_pending.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._no_acks_pending.wait(), ACK_PRIORITY_WAIT)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Where post-ack work runs: after pending acks (bounded wait), within the limit."""
+        await self.yield_to_acks()
         async with self._slots:
             yield
 

@@ -8,6 +8,7 @@ later, while an audit line after a command is reported to the moderator instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -24,10 +25,16 @@ class SlackPostError(Exception):
 class SlackPoster:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        self.before_send: Callable[[], Awaitable[None]] | None = None  # see bot/inflight.py
+
+    async def _wait_turn(self) -> None:
+        if self.before_send is not None:
+            await self.before_send()
 
     async def post(
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> str:
+        await self._wait_turn()
         try:
             response = await self.client.chat_postMessage(
                 channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -41,6 +48,7 @@ class SlackPoster:
     async def update(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None:
+        await self._wait_turn()
         try:
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
         except SlackApiError as exc:

@@ -68,6 +68,9 @@ class Callmod:
         self.replies = ReplySender()
         self.registry = build_registry()
         self.inflight = InFlight(settings.mod_max_concurrent_actions)
+        # Work after an ack lets pending acks go first before each call it makes.
+        stream.before_send = self.poster.before_send = self.inflight.yield_to_acks
+        self.replies.before_send = self.inflight.yield_to_acks
         self.roles = RoleResolver(
             admins=settings.mod_admins,
             moderators=settings.mod_moderators,

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -107,6 +107,7 @@ class StreamClient:
         self._read_timeout = read_timeout
         self._deadline = deadline
         self._on_response = on_response
+        self.before_send: Callable[[], Awaitable[None]] | None = None
         self._trace_supported = transport is None
         server_token = _server_token(api_secret)
         self._http = httpx.AsyncClient(
@@ -125,6 +126,7 @@ class StreamClient:
             # moderation calls kept reconnecting.
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
             transport=transport,
+            event_hooks={"request": [self._before_send]},
         )
 
     @classmethod
@@ -148,6 +150,10 @@ class StreamClient:
             deadline=settings.stream_deadline,
             on_response=on_response,
         )
+
+    async def _before_send(self, _: httpx.Request) -> None:
+        if self.before_send is not None:
+            await self.before_send()
 
     def __repr__(self) -> str:
         return f"StreamClient(base_url={self._base_url!r})"
