@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -380,11 +379,9 @@ async def test_startup_answers_slack_before_the_rebuild_finishes(stack: LocalSta
     stack.emulator.faults.latency(1.5, times=1, path="query_banned_users")
     before = len(stack.emulator.requests)
 
-    began = time.perf_counter()
     await stack.start_callmod()
-    assert time.perf_counter() - began < 1.0
     bans = book(stack)
-    assert not bans.rehydrated.is_set()
+    assert not bans.rehydrated.is_set()  # start() returned while the rebuild is held up
     # Let the rebuild's request reach the emulator first, so that it is the one held up (the
     # emulator records requests in a plain list: there is no event to wait on).
     while not ban_queries_since(stack, before):  # noqa: ASYNC110

@@ -128,7 +128,7 @@ async def test_latency_trips_a_client_deadline(
             params={"api_key": API_KEY},
             headers=auth_headers(),
             json={"user_id": "sara"},
-            timeout=0.05,
+            timeout=httpx.Timeout(5.0, read=0.05),
         )
 
 

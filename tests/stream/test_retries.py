@@ -248,7 +248,7 @@ async def test_slow_answer_beyond_a_short_deadline(
         await client.kick_user(CALL, "sara")
     elapsed = time.monotonic() - started
 
-    assert 0.25 <= elapsed < 1.0
+    assert 0.25 <= elapsed < 1.9  # cut by the 0.3 s deadline, long before the 2 s answer
     error = caught.value
     assert error.sentence == (
         "Stream did not answer within 0.3 s; the change may or may not have taken effect"
