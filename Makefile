@@ -28,7 +28,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 manifest: $(STAMP)
-	$(PY) -m bot manifest > manifest.yml
+	$(PY) -m bot manifest > manifest.yml.tmp && mv manifest.yml.tmp manifest.yml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
