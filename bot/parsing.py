@@ -38,6 +38,18 @@ PERMISSION_WORDS: dict[str, Permission] = {
     "screenshare": "screenshare",
 }
 
+# The permissions in words, as moderators read them (Stream's names are for machines).
+PERMISSION_PHRASES: dict[str, str] = {
+    "send-audio": "speak",
+    "send-video": "share video",
+    "screenshare": "share screen",
+}
+
+
+def describe_permissions(permissions: Sequence[str]) -> str:
+    """`speak and share video`; a name Stream sent that we do not know is shown as code."""
+    return " and ".join(PERMISSION_PHRASES.get(p) or code(p) for p in permissions)
+
 
 class UsageError(ValueError):
     """Bad command input; the message says what was wrong, in a sentence."""

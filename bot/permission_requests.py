@@ -23,7 +23,7 @@ from bot.actions import ActionContext, AuditSink, audit_line
 from bot.blocks import Button, code, date_token, escape, mention
 from bot.clock import Clock
 from bot.events import PermissionRequest
-from bot.parsing import UsageError, parse_call
+from bot.parsing import PERMISSION_PHRASES, UsageError, describe_permissions, parse_call
 from bot.poster import SlackPoster, SlackPostError
 from bot.registry import ButtonAction, Click, Plan, Reply, Role
 from bot.stream import CallRef, Permission, StreamAPIError
@@ -32,15 +32,10 @@ log = logging.getLogger("callmod.permission_requests")
 
 APPROVE_ACTION = "callmod_request_approve"
 DENY_ACTION = "callmod_request_deny"
-PERMISSION_WORDS: dict[str, str] = {
-    "send-audio": "speak",
-    "send-video": "share video",
-    "screenshare": "share screen",
-}
 # One button per permission, for requests that ask for several; action ids must be unique
 # within an actions block, so each permission gets its own.
 APPROVE_ONLY_ACTIONS: dict[str, str] = {
-    permission: f"callmod_request_approve_{permission}" for permission in PERMISSION_WORDS
+    permission: f"callmod_request_approve_{permission}" for permission in PERMISSION_PHRASES
 }
 
 # A batch message is one header block plus two blocks (section + actions/status) per request,
@@ -95,10 +90,6 @@ class DeskStats:
     requests: int = 0
     messages_posted: int = 0
     messages_updated: int = 0
-
-
-def describe(permissions: tuple[str, ...]) -> str:
-    return " and ".join(PERMISSION_WORDS.get(p) or code(p) for p in permissions)
 
 
 class PermissionDesk:
@@ -328,13 +319,13 @@ class PermissionDesk:
         await self._audit(audit_line(actor, plan, ":white_check_mark: done"))
         if record.status is Status.APPROVED:
             text = (
-                f":white_check_mark: {_who(record)} may now {describe(record.granted)} "
+                f":white_check_mark: {_who(record)} may now {describe_permissions(record.granted)} "
                 f"in {code(record.call.cid)}."
             )
         else:
             text = (
                 f":no_entry_sign: Denied: {_who(record)} may not "
-                f"{describe(record.permissions)} in {code(record.call.cid)}."
+                f"{describe_permissions(record.permissions)} in {code(record.call.cid)}."
             )
         return Reply(text + note)
 
@@ -348,7 +339,8 @@ def render(batch: Batch, max_age: float) -> tuple[str, list[dict[str, Any]]]:
     call = code(batch.call.cid)
     if len(requests) == 1:
         only = requests[0]
-        text = f":raising_hand: {_who(only)} asks to {describe(only.permissions)} in {call}"
+        asked = describe_permissions(only.permissions)
+        text = f":raising_hand: {_who(only)} asks to {asked} in {call}"
         header = f":raising_hand: *Permission request* in {call}"
     else:
         text = f":raising_hand: {len(requests)} permission requests in {call}"
@@ -357,7 +349,7 @@ def render(batch: Batch, max_age: float) -> tuple[str, list[dict[str, Any]]]:
     for record in requests:
         parts.append(
             blocks.section(
-                f"{_who(record)} asks to *{describe(record.permissions)}* · "
+                f"{_who(record)} asks to *{describe_permissions(record.permissions)}* · "
                 f"{date_token(record.asked_at)}"
             )
         )
@@ -372,7 +364,7 @@ def _buttons(record: RequestRecord) -> list[Button]:
     buttons = [Button("Approve", APPROVE_ACTION, record.id, "primary")]
     if len(record.permissions) > 1:
         buttons += [
-            Button(f"Only {PERMISSION_WORDS[p]}", APPROVE_ONLY_ACTIONS[p], record.id)
+            Button(f"Only {PERMISSION_PHRASES[p]}", APPROVE_ONLY_ACTIONS[p], record.id)
             for p in record.permissions
             if p in APPROVE_ONLY_ACTIONS
         ]
@@ -385,7 +377,7 @@ def _status(record: RequestRecord, max_age: float) -> str:
     at = date_token(record.decided_at or record.received_at)
     if record.status is Status.APPROVED:
         rest = tuple(p for p in record.permissions if p not in record.granted)
-        what = f" to {describe(record.granted)} only" if rest else ""
+        what = f" to {describe_permissions(record.granted)} only" if rest else ""
         return f":white_check_mark: Approved{what} by {by} at {at}"
     if record.status is Status.DENIED:
         return f":no_entry_sign: Denied by {by} at {at}"
@@ -414,11 +406,11 @@ def _who(record: RequestRecord) -> str:
 def _plan(record: RequestRecord) -> Plan:
     call = code(record.call.cid)
     if record.status is Status.APPROVED:
-        summary = f"approve {code(record.user_id)} to {describe(record.granted)} in {call}"
+        granted = describe_permissions(record.granted)
+        summary = f"approve {code(record.user_id)} to {granted} in {call}"
     else:
-        summary = (
-            f"deny {code(record.user_id)}'s request to {describe(record.permissions)} in {call}"
-        )
+        asked = describe_permissions(record.permissions)
+        summary = f"deny {code(record.user_id)}'s request to {asked} in {call}"
     return Plan(summary, target=record.user_id, call=record.call.cid)
 
 

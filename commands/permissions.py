@@ -6,20 +6,17 @@ from dataclasses import dataclass
 
 from bot.actions import ActionContext
 from bot.blocks import code
-from bot.parsing import expect_count, parse_call, parse_permissions, parse_user, split_words
+from bot.parsing import (
+    describe_permissions,
+    expect_count,
+    parse_call,
+    parse_permissions,
+    parse_user,
+    split_words,
+)
 from bot.registry import Command, Plan, Reply, Role
 from bot.settings import Settings
 from bot.stream import CallRef, Permission
-
-PERMISSION_NAMES: dict[str, str] = {
-    "send-audio": "speak",
-    "send-video": "share video",
-    "screenshare": "share their screen",
-}
-
-
-def describe_permissions(permissions: tuple[Permission, ...] | tuple[str, ...]) -> str:
-    return " and ".join(PERMISSION_NAMES.get(p, p) for p in permissions)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ EVERY_PERMISSION = {"send-audio", "send-video", "screenshare"}
     [
         ("audio", "send-audio", "speak"),
         ("video", "send-video", "share video"),
-        ("screenshare", "screenshare", "share their screen"),
+        ("screenshare", "screenshare", "share screen"),
         ("Audio", "send-audio", "speak"),
     ],
 )
@@ -41,7 +41,7 @@ async def test_grant_several_at_once(stack: LocalStack) -> None:
     out = await slash(stack, "/grant sara call-123 audio video screenshare audio", MODERATOR)
 
     assert stack.emulator.state.calls[CALL].permissions["sara"] == EVERY_PERMISSION
-    assert "speak and share video and share their screen" in out.reply
+    assert "speak and share video and share screen" in out.reply
     assert len(out.writes) == 1
     assert out.writes[0].body["grant_permissions"] == ["send-audio", "send-video", "screenshare"]
     assert len(out.log) == 1
@@ -52,7 +52,7 @@ async def test_grant_several_at_once(stack: LocalStack) -> None:
     [
         ("audio", "send-audio", "speak"),
         ("video", "send-video", "share video"),
-        ("screenshare", "screenshare", "share their screen"),
+        ("screenshare", "screenshare", "share screen"),
     ],
 )
 async def test_revoke_each_permission_word(
@@ -74,5 +74,5 @@ async def test_revoke_several_at_once(stack: LocalStack) -> None:
     out = await slash(stack, "/revoke john call-123 screenshare video", MODERATOR)
 
     assert stack.emulator.state.calls[CALL].permissions["john"] == {"send-audio"}
-    assert "share their screen and share video" in out.reply
+    assert "share screen and share video" in out.reply
     assert len(out.writes) == 1 and len(out.log) == 1
