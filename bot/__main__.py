@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "console":
         from bot.console import run_console
 
-        return asyncio.run(run_console(who=args.who))
+        try:
+            return asyncio.run(run_console(who=args.who))
+        except KeyboardInterrupt:
+            print()
+            return 130
 
     try:
         settings = load_settings()

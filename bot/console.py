@@ -12,7 +12,7 @@ import html
 import re
 import shlex
 import sys
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -256,16 +256,30 @@ async def run_console(
 
 
 async def _loop(console: Console, stdin: TextIO, interactive: bool, out: TextIO) -> None:
-    read: Callable[[], str] = stdin.readline
-    loop = asyncio.get_running_loop()
+    lines = _read_lines(stdin)
     while True:
         if interactive:
             out.write(f"@{console.who.user_name}> ")
             out.flush()
-        line = await loop.run_in_executor(None, read)
+        line = await lines.get()
         if not line:
             return
         if not interactive:
             console.print(f"> {line.rstrip()}")
         if not await console.handle(line):
             return
+
+
+def _read_lines(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines from stdin, read by a daemon thread: a blocking read must not keep the process
+    alive after Ctrl-C, as a read in the loop's default executor would. "" marks the end."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in iter(stdin.readline, ""):
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, "")
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    return queue
