@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ack, client, e2e, timers
+from benchmarks import ack, client, e2e, rehydrate, timers
 from benchmarks.procs import placement
 from benchmarks.report import Row, format_table
 
@@ -28,6 +28,7 @@ def _suites(quick: bool) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("ack", lambda: ack.run(quick=quick)),
         ("e2e", lambda: e2e.run(quick=quick)),
         ("client", lambda: client.run(quick=quick)),
+        ("rehydrate", lambda: rehydrate.run(quick=quick)),
     ]
 
 
@@ -44,7 +45,13 @@ def machine() -> list[str]:
 
 
 def render(rows: list[Row], *, quick: bool, seconds: float) -> str:
-    notes = [ack.NOTES, e2e.NOTES, client.NOTES, "Timers: see benchmarks/timers.py."]
+    notes = [
+        ack.NOTES,
+        e2e.NOTES,
+        client.NOTES,
+        rehydrate.NOTES,
+        "Timers: see benchmarks/timers.py.",
+    ]
     return "\n".join(
         [
             "# callmod benchmarks" + (" (quick)" if quick else ""),

@@ -18,7 +18,13 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-MODULES = ("benchmarks.timers", "benchmarks.ack", "benchmarks.e2e", "benchmarks.client")
+MODULES = (
+    "benchmarks.timers",
+    "benchmarks.ack",
+    "benchmarks.e2e",
+    "benchmarks.client",
+    "benchmarks.rehydrate",
+)
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -42,3 +48,12 @@ def test_stream_client_benchmark_runs_its_quick_path() -> None:
     assert isinstance(rows[0]["met"], bool)
     table = format_table(rows)
     assert "stream call p50" in table and "µs" in table
+
+
+def test_rehydration_benchmark_rebuilds_every_timer_on_its_quick_path() -> None:
+    from benchmarks import rehydrate
+
+    (result,) = rehydrate.run(quick=True)  # raises unless every planted ban got its timer
+
+    assert result["name"] == "rehydrate" and result["n"] == rehydrate.QUICK_SIZE
+    assert isinstance(result["value"], float) and result["value"] > 0
