@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -59,6 +60,9 @@ class ReplySender:
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
         self.before_send: Callable[[], Awaitable[None]] | None = None  # see bot/inflight.py
+        self._retry_handlers: list[AsyncRetryHandler] = [
+            AsyncConnectionErrorRetryHandler(max_retry_count=2)
+        ]
 
     async def send(self, response_url: str, reply: Reply, *, replace_original: bool) -> bool:
         if not response_url:
@@ -69,7 +73,7 @@ class ReplySender:
         client = AsyncWebhookClient(
             response_url,
             session=self.session,
-            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2)],
+            retry_handlers=self._retry_handlers,
         )
         try:
             response = await client.send(

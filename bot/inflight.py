@@ -31,10 +31,6 @@ class InFlight:
         self._no_acks_pending = asyncio.Event()
         self._no_acks_pending.set()
 
-    @property
-    def count(self) -> int:
-        return self._count
-
     @asynccontextmanager
     async def track(self) -> AsyncIterator[None]:
         self._count += 1

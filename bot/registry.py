@@ -74,7 +74,6 @@ class Command(Generic[A]):
     writes: bool = True
     confirm: bool = False
     required_role: Callable[[A], Role] | None = None
-    examples: tuple[str, ...] = ()
 
     @property
     def slash(self) -> str:

@@ -116,7 +116,6 @@ BAN = Command(
     plan=_ban_plan,
     run=_ban,
     required_role=_ban_role,
-    examples=("/ban sara 2h spamming", "/ban sara abusive --ip"),
 )
 
 

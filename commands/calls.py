@@ -64,7 +64,6 @@ KICK = Command(
     parse=lambda text, settings: _user_on_call(text, settings, ("--block",)),
     plan=_kick_plan,
     run=_kick,
-    examples=("/kick sara call-123", "/kick sara livestream:call-9 --block"),
 )
 
 
@@ -158,7 +157,6 @@ MUTE = Command(
         detail=_tracks_text(a.tracks),
     ),
     run=_mute,
-    examples=("/mute sara call-123", "/mute sara,john call-123 audio video"),
 )
 
 

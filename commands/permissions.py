@@ -80,7 +80,6 @@ GRANT = Command(
     parse=_parse,
     plan=_grant_plan,
     run=_grant,
-    examples=("/grant sara call-123 audio",),
 )
 
 REVOKE = Command(
