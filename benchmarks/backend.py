@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from benchmarks.procs import Info, run_child
-from bot.clock import SystemClock
-from bot.emulator import StreamEmulator
-from bot.fake_slack import FakeSlack, ResponsePost, SlackEvent
+from bot.local.emulator import StreamEmulator
+from bot.local.fake_slack import FakeSlack, ResponsePost, SlackEvent
+from bot.util.clock import SystemClock
 
 BENCH_CALL = "default:bench"
 BOT_TOKEN = "xoxb-benchmark"

@@ -22,8 +22,8 @@ from benchmarks.load import backend_child
 from benchmarks.procs import pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
 from benchmarks.servers import stream_headers
-from bot.clock import SystemClock
 from bot.stream import CallRef, StreamClient
+from bot.util.clock import SystemClock
 
 CALLS = 3000
 QUICK_CALLS = 100

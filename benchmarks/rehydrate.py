@@ -12,11 +12,11 @@ import asyncio
 import time
 
 from benchmarks.report import Row, format_table, row
-from bot.bans import BanBook
-from bot.clock import SystemClock
-from bot.emulator import Ban, StreamEmulator
-from bot.poster import SlackPoster
+from bot.local.emulator import Ban, StreamEmulator
+from bot.moderation.bans.book import BanBook
+from bot.slack.poster import SlackPoster
 from bot.stream import StreamClient
+from bot.util.clock import SystemClock
 
 SIZE = 10_000
 QUICK_SIZE = 500

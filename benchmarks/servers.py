@@ -1,7 +1,7 @@
 """The two Slack-facing servers a benchmark compares, each meant to run in its own process.
 
-- `CallmodServer`: the full `bot.runtime.Callmod` (Bolt, registry, dispatcher, Stream client,
-  ban book), wired to the backends exactly as `bot.local.LocalStack` wires it.
+- `CallmodServer`: the full `bot.runtime.callmod.Callmod` (Bolt, registry, dispatcher, Stream
+  client, ban book), wired to the backends exactly as `bot.local.stack.LocalStack` wires it.
 - `BareBolt`: a bare Bolt `AsyncApp` served the same way (aiohttp, `slack_bolt.adapter.aiohttp`,
   same backlog). Mode `noop` only acks `/kick`. Mode `kick` is the smallest hand-written app that
   does what callmod does for `/kick` and `/unblock`: ack, one plain httpx call to Stream, the
@@ -25,14 +25,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 import bot
 from benchmarks.backend import BOT_STREAM_USER, BOT_TOKEN, LOG_CHANNEL
 from benchmarks.procs import Info, run_child
-from bot.clock import SystemClock
-from bot.inflight import InFlight
-from bot.runtime import Callmod
-from bot.settings import Settings
+from bot.runtime.callmod import Callmod
+from bot.settings import POST_ACK_LIMIT, Settings
+from bot.util.clock import SystemClock
+from bot.util.inflight import InFlight
 
 ADMIN_ID = "U0ADMIN01"
 ADMIN_NAME = "maria"
-BACKLOG = 1024  # what bot.runtime.Callmod.start uses
+BACKLOG = 1024  # what bot.runtime.callmod.Callmod.start uses
 
 Kind = Literal["callmod", "bare-noop", "bare-kick"]
 
@@ -98,7 +98,7 @@ class CallmodServer:
 class BareBolt:
     def __init__(self, config: ServerConfig) -> None:
         self._config = config
-        self._inflight = InFlight()
+        self._inflight = InFlight(POST_ACK_LIMIT)
         self._runner: web.AppRunner | None = None
         backend = config.backend
         self._stream = httpx.AsyncClient(

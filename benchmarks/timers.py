@@ -17,8 +17,8 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.clock import SystemClock
-from bot.timers import TimerRegistry
+from bot.util.clock import SystemClock
+from bot.util.timers import TimerRegistry
 
 Row = dict[str, object]
 

@@ -24,14 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "manifest":
-        from bot.manifest import PLACEHOLDER_URL, manifest_yaml
+        from bot.slack.manifest import PLACEHOLDER_URL, manifest_yaml
         from commands import build_registry
 
         url = args.url or PLACEHOLDER_URL
         sys.stdout.write(manifest_yaml(build_registry(), url=url, socket_mode=args.socket_mode))
         return 0
     if args.command == "console":
-        from bot.console import run_console
+        from bot.local.console import run_console
 
         try:
             return asyncio.run(run_console(who=args.who))
@@ -51,21 +51,21 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from bot.logs import configure_logging
+    from bot.runtime.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
     return asyncio.run(serve(settings))
 
 
 async def serve(settings: Settings) -> int:
-    from bot.clock import SystemClock
-    from bot.runtime import Callmod
+    from bot.runtime.callmod import Callmod
+    from bot.util.clock import SystemClock
 
     log = logging.getLogger("callmod")
     clock = SystemClock()
     emulator = None
     if settings.stream_emulated:
-        from bot.emulator import StreamEmulator
+        from bot.local.emulator import StreamEmulator
 
         emulator = StreamEmulator(clock=clock)
         await emulator.start(host="127.0.0.1", port=0)

@@ -6,11 +6,8 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot import blocks
-from bot.actions import ActionContext
-from bot.bans import UNBAN_ACTION, BanRecord, record_from_stream
-from bot.blocks import Button, code, date_token, escape, truncate
-from bot.parsing import (
+from bot.core.dispatch import ActionContext
+from bot.core.parsing import (
     UsageError,
     expect_count,
     format_duration,
@@ -20,8 +17,11 @@ from bot.parsing import (
     parse_user,
     split_words,
 )
-from bot.registry import ButtonAction, Click, Command, Plan, Reply, Role
+from bot.core.registry import ButtonAction, Click, Command, Plan, Reply, Role
+from bot.moderation.bans.book import UNBAN_ACTION, BanRecord, record_from_stream
 from bot.settings import Settings
+from bot.slack import blocks
+from bot.slack.blocks import Button, code, date_token, escape, truncate
 from bot.stream.client import MAX_BANS_OFFSET
 
 MODERATOR_MAX_BAN = timedelta(days=1)

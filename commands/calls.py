@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.actions import ActionContext
-from bot.blocks import code
-from bot.parsing import (
+from bot.core.dispatch import ActionContext
+from bot.core.parsing import (
     UsageError,
     expect_count,
     parse_call,
@@ -15,8 +14,9 @@ from bot.parsing import (
     parse_users,
     split_words,
 )
-from bot.registry import Command, Plan, Reply, Role
+from bot.core.registry import Command, Plan, Reply, Role
 from bot.settings import Settings
+from bot.slack.blocks import code
 from bot.stream import CallRef, Track
 
 

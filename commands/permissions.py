@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.actions import ActionContext
-from bot.blocks import code
-from bot.parsing import (
+from bot.core.dispatch import ActionContext
+from bot.core.parsing import (
     describe_permissions,
     expect_count,
     parse_call,
@@ -14,8 +13,9 @@ from bot.parsing import (
     parse_user,
     split_words,
 )
-from bot.registry import Command, Plan, Reply, Role
+from bot.core.registry import Command, Plan, Reply, Role
 from bot.settings import Settings
+from bot.slack.blocks import code
 from bot.stream import CallRef, Permission
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.actions import ActionContext
-from bot.blocks import code, date_token
-from bot.parsing import expect_count, one_user, parse_user, split_words
-from bot.registry import Command, Plan, Reply, Role
+from bot.core.dispatch import ActionContext
+from bot.core.parsing import expect_count, one_user, parse_user, split_words
+from bot.core.registry import Command, Plan, Reply, Role
 from bot.settings import Settings
+from bot.slack.blocks import code, date_token
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.local import LocalStack
+from bot.local.stack import LocalStack
+from bot.util.clock import ManualClock
 
 
 @pytest.fixture

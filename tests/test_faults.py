@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.local import LOG_CHANNEL, LocalStack
+from bot.local.stack import LOG_CHANNEL, LocalStack
+from bot.util.clock import ManualClock
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.clock import ManualClock
-from bot.local import ADMIN, MODERATOR, OUTSIDER, LocalStack
+from bot.local.stack import ADMIN, MODERATOR, OUTSIDER, LocalStack
+from bot.util.clock import ManualClock
 from commands import build_registry
 
 T = TypeVar("T")

@@ -24,7 +24,6 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 import bot
-from bot.clock import Clock, SystemClock
 from bot.settings import Settings
 from bot.stream.errors import (
     RequestContext,
@@ -48,7 +47,8 @@ from bot.stream.models import (
 )
 from bot.stream.paging import BanCursor
 from bot.stream.retry import Deadline, stream_retrying
-from bot.timefmt import format_stream_time
+from bot.util.clock import Clock, SystemClock
+from bot.util.timefmt import format_stream_time
 
 log = logging.getLogger(__name__)
 

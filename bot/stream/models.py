@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.timefmt import parse_stream_time
+from bot.util.timefmt import parse_stream_time
 
 Track = Literal["audio", "video", "screenshare", "screenshare_audio"]
 Permission = Literal["send-audio", "send-video", "screenshare"]

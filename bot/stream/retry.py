@@ -20,8 +20,8 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from bot.clock import Clock
 from bot.stream.errors import StreamAPIError
+from bot.util.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator.server import RecordedRequest
-from bot.fake_slack import PostedMessage
-from bot.local import ADMIN, LOG_CHANNEL, LocalStack, Person
-from bot.slack_driver import ClickResult, SlashResult
+from bot.local.emulator.server import RecordedRequest
+from bot.local.fake_slack import PostedMessage
+from bot.local.slack_driver import ClickResult, SlashResult
+from bot.local.stack import ADMIN, LOG_CHANNEL, LocalStack, Person
 
 CONFIRM = "callmod_confirm"
 CANCEL = "callmod_cancel"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.local import ADMIN, MODERATOR, LocalStack
+from bot.local.stack import ADMIN, MODERATOR, LocalStack
 
 from .cmdtest import CALL, Outcome, confirm, requests_to, slash
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.local import ADMIN, LocalStack
+from bot.local.stack import ADMIN, LocalStack
+from bot.util.clock import ManualClock
 
 from .cmdtest import UNBAN, ban_notifications, blocks_text, click, find_button, slash
 

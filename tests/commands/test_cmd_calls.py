@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.local import ADMIN, MODERATOR, LocalStack
+from bot.local.stack import ADMIN, MODERATOR, LocalStack
 
 from .cmdtest import (
     CALL,

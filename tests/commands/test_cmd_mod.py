@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.local import ADMIN, MODERATOR, OUTSIDER, LocalStack
+from bot.local.stack import ADMIN, MODERATOR, OUTSIDER, LocalStack
 
 from .cmdtest import CALL, confirm, slash
 

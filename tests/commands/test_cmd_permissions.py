@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.local import MODERATOR, LocalStack
+from bot.local.stack import MODERATOR, LocalStack
 
 from .cmdtest import CALL, slash
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.local import ADMIN, MODERATOR, OUTSIDER, LocalStack, Person
+from bot.local.stack import ADMIN, MODERATOR, OUTSIDER, LocalStack, Person
+from bot.util.clock import ManualClock
 
 from .cmdtest import (
     CALL,

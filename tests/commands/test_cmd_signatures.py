@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.local import ADMIN, LocalStack
-from bot.slack_driver import FORM
+from bot.local.slack_driver import FORM
+from bot.local.stack import ADMIN, LocalStack
 
 from .cmdtest import CALL, Mark, mark, writes_since
 

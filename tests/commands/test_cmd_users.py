@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.local import ADMIN, LocalStack
+from bot.local.stack import ADMIN, LocalStack
 
 from .cmdtest import CANCEL, button_value, click, confirm, slash
 

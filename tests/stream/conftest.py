@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.emulator import StreamEmulator
+from bot.local.emulator import StreamEmulator
 from bot.stream import StreamClient
+from bot.util.clock import ManualClock
 
 API_KEY = "emulator-key"
 API_SECRET = "emulator-secret"

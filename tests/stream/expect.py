@@ -9,7 +9,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from bot import __version__
-from bot.emulator import StreamEmulator
+from bot.local.emulator import StreamEmulator
 
 API_KEY = "emulator-key"
 API_SECRET = "emulator-secret"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.emulator import StreamEmulator
+from bot.local.emulator import StreamEmulator
 from bot.settings import Settings
 from bot.stream import CallRef, StreamAPIError, StreamClient
+from bot.util.clock import ManualClock
 
 from .conftest import MakeClient
 from .expect import API_KEY, API_SECRET, decode_token

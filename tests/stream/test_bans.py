@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.emulator import Ban as EmulatedBan
-from bot.emulator import StreamEmulator
+from bot.local.emulator import Ban as EmulatedBan
+from bot.local.emulator import StreamEmulator
 from bot.stream import Ban, StreamAPIError, StreamClient
+from bot.util.clock import ManualClock
 
 from .expect import assert_stream_request, only_request
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emulator import StreamEmulator
+from bot.local.emulator import StreamEmulator
 from bot.stream import CallRef, StreamAPIError, StreamClient
 
 from .expect import assert_stream_request, only_request

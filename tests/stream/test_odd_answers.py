@@ -13,8 +13,8 @@ from email.utils import format_datetime
 import pytest
 from aiohttp import web
 
-from bot.clock import ManualClock
 from bot.stream import CallRef, StreamAPIError
+from bot.util.clock import ManualClock
 
 from .conftest import MakeClient
 

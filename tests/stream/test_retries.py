@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.emulator import StreamEmulator
+from bot.local.emulator import StreamEmulator
 from bot.stream import CallRef, StreamAPIError, StreamClient
+from bot.util.clock import ManualClock
 
 from .conftest import MakeClient
 

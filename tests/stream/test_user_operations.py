@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.emulator import StreamEmulator
+from bot.local.emulator import StreamEmulator
 from bot.stream import StreamAPIError, StreamClient, UserBlock
+from bot.util.clock import ManualClock
 
 from .expect import assert_stream_request, only_request
 

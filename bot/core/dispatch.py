@@ -1,0 +1,301 @@
+"""Running a command, written once for every front-end (slash command, `/mod`, confirm button).
+
+The dispatcher resolves the caller's role, parses, checks the role the parsed arguments need,
+asks for confirmation where the command wants it, runs the action, turns every failure into a
+sentence, and records each write in the audit channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.core.parsing import UsageError
+from bot.core.registry import Actor, Click, Command, Plan, Registry, Reply, Role
+from bot.core.roles import RoleResolver
+from bot.slack import blocks
+from bot.slack.blocks import Button, escape
+from bot.stream import StreamAPIError, StreamClient
+from bot.util.clock import Clock
+
+if TYPE_CHECKING:
+    from bot.moderation.bans.book import BanBook
+    from bot.settings import Settings
+
+log = logging.getLogger("callmod.actions")
+
+CONFIRM_ACTION = "callmod_confirm"
+CANCEL_ACTION = "callmod_cancel"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    args: Any
+
+
+@dataclass
+class ActionContext:
+    actor: Actor
+    stream: StreamClient
+    settings: Settings
+    clock: Clock
+    registry: Registry
+    bans: BanBook
+
+
+AuditSink = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Services:
+    stream: StreamClient
+    settings: Settings
+    clock: Clock
+    registry: Registry
+    roles: RoleResolver
+    bans: BanBook
+    audit: AuditSink
+
+
+class Dispatcher:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._used_confirmations: OrderedDict[str, str] = OrderedDict()
+
+    @property
+    def registry(self) -> Registry:
+        return self._services.registry
+
+    async def actor(self, user_id: str, user_name: str) -> Actor:
+        return Actor(user_id, user_name, await self._services.roles.role_of(user_id))
+
+    async def run_slash(self, name: str, text: str, *, user_id: str, user_name: str) -> Reply:
+        """`/kick sara call-123` arrives as name="kick", text="sara call-123"; `/mod` too."""
+        actor = await self.actor(user_id, user_name)
+        if name == "mod":
+            word, _, rest = text.strip().partition(" ")
+            if not word or word.lower() == "help":
+                return self.help(actor)
+            command = self.registry.get(word)
+            if command is None:
+                return Reply(
+                    f":warning: `{blocks.code(word)[1:-1]}` is not a callmod command. "
+                    "`/mod help` lists the ones you can use."
+                )
+            return await self._prepare(command, rest, actor)
+        command = self.registry.get(name)
+        if command is None:
+            return Reply(f":warning: /{escape(name)} is not a callmod command.")
+        return await self._prepare(command, text, actor)
+
+    def help(self, actor: Actor) -> Reply:
+        usable = self.registry.available_to(actor.role)
+        if not usable:
+            return Reply(
+                ":lock: You have no callmod role, so there are no commands you can use. "
+                "Ask an admin to add you to MOD_MODERATORS."
+            )
+        label = actor.role.label
+        article = "an" if label[0] in "aeiou" else "a"
+        lines = [f"*callmod commands for {article} {label}*"]
+        lines += [f"`{escape(c.usage_line)}` — {escape(c.summary)}" for c in usable]
+        lines.append(f"Every command also works as `{escape('/mod <command> …')}`.")
+        return Reply("\n".join(lines))
+
+    def _authorize(self, command: Command[Any], text: str, actor: Actor) -> Parsed | Reply:
+        """The role the command needs, then the parse, then the role its arguments need."""
+        if actor.role < command.min_role:
+            return _denied(actor, command.min_role, command.slash)
+        try:
+            args = command.parse(text, self._services.settings)
+        except UsageError as error:
+            return _usage(command, str(error))
+        needed = command.role_needed(args)
+        if actor.role < needed:
+            return _denied(actor, needed, command.plan(args).summary)
+        return Parsed(args)
+
+    async def _prepare(self, command: Command[Any], text: str, actor: Actor) -> Reply:
+        checked = self._authorize(command, text, actor)
+        if isinstance(checked, Reply):
+            return checked
+        if command.confirm:
+            return self._confirmation(command, text, command.plan(checked.args))
+        return await self.execute(command, checked.args, actor)
+
+    def _confirmation(self, command: Command[Any], text: str, plan: Plan) -> Reply:
+        nonce = secrets.token_hex(8)
+        value = blocks.encode_value({"cmd": command.name, "text": text, "n": nonce})
+        prompt = f":warning: Really {plan.summary}?"
+        return Reply(
+            prompt,
+            blocks.to_dicts(
+                [
+                    blocks.section(prompt),
+                    blocks.actions(
+                        [
+                            Button("Confirm", CONFIRM_ACTION, value, "danger"),
+                            Button("Cancel", CANCEL_ACTION, value),
+                        ]
+                    ),
+                ]
+            ),
+            outcome="confirm",
+        )
+
+    async def confirmed(self, value: str, *, user_id: str, user_name: str) -> Reply:
+        """A Confirm click: the role is checked again and the command parsed again."""
+        actor = await self.actor(user_id, user_name)
+        try:
+            data = blocks.decode_value(value)
+            command = self.registry.get(str(data["cmd"]))
+            text, nonce = str(data["text"]), str(data["n"])
+        except (ValueError, KeyError):
+            return Reply(":warning: That button no longer works; run the command again.")
+        if command is None:
+            return Reply(":warning: That command no longer exists.")
+        checked = self._authorize(command, text, actor)
+        if isinstance(checked, Reply):
+            return checked
+        earlier = self._claim(nonce, actor)
+        if earlier is not None:
+            return Reply(f"This was already handled by {blocks.mention(earlier)}.")
+        return await self.execute(command, checked.args, actor)
+
+    async def cancelled(self, value: str, *, user_id: str, user_name: str) -> Reply:
+        """A Cancel click: only someone who may run the command can withdraw it."""
+        actor = await self.actor(user_id, user_name)
+        try:
+            data = blocks.decode_value(value)
+            command = self.registry.get(str(data["cmd"]))
+            nonce = str(data["n"])
+        except (ValueError, KeyError):
+            return Reply(":warning: That button no longer works; nothing was changed.")
+        if command is not None and actor.role < command.min_role:
+            return _denied(actor, command.min_role, command.slash)
+        earlier = self._claim(nonce, actor)
+        if earlier is not None:
+            return Reply(f"This was already handled by {blocks.mention(earlier)}.")
+        return Reply("Cancelled; nothing was changed.", outcome="cancelled")
+
+    def _claim(self, nonce: str, actor: Actor) -> str | None:
+        earlier = self._used_confirmations.get(nonce)
+        if earlier is not None:
+            return earlier
+        self._used_confirmations[nonce] = actor.user_id
+        while len(self._used_confirmations) > 10_000:
+            self._used_confirmations.popitem(last=False)
+        return None
+
+    def context(self, actor: Actor) -> ActionContext:
+        services = self._services
+        return ActionContext(
+            actor=actor,
+            stream=services.stream,
+            settings=services.settings,
+            clock=services.clock,
+            registry=services.registry,
+            bans=services.bans,
+        )
+
+    async def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str,
+        user_name: str,
+        channel_id: str | None,
+        message_ts: str | None,
+    ) -> tuple[Reply, bool]:
+        """A press of one of the registry's buttons; returns the reply and whether it replaces
+        the clicked message. The role is checked on every click."""
+        button = self.registry.buttons.get(action_id)
+        if button is None:
+            return Reply(":warning: That button is not one callmod knows."), False
+        actor = await self.actor(user_id, user_name)
+        if actor.role < button.min_role:
+            return _denied(actor, button.min_role, "use this button"), False
+        click = Click(actor, value, channel_id, message_ts)
+        try:
+            return await button.run(self.context(actor), click), button.replace_original
+        except StreamAPIError as error:
+            return Reply(f":x: Stream refused: {escape(error.sentence)}."), False
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("button %s failed (ref %s)", action_id, ref)
+            return Reply(
+                f":x: callmod hit an internal error (ref `{ref}`); the button may not have "
+                "taken effect. The on-call engineer can find the details in the logs."
+            ), False
+
+    async def execute(self, command: Command[Any], args: Any, actor: Actor) -> Reply:
+        plan = command.plan(args)
+        try:
+            reply = await command.run(self.context(actor), args)
+        except StreamAPIError as error:
+            state = "may have been applied" if error.maybe_applied else "nothing was changed"
+            sentence = escape(error.sentence)
+            if command.writes:
+                await self._audit(actor, plan, f":x: failed ({state}): {sentence}")
+            return Reply(
+                f":x: Could not {plan.summary}: {sentence}.{_outcome_advice(error)}",
+                outcome="maybe_applied" if error.maybe_applied else "failed",
+            )
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("command /%s failed (ref %s)", command.name, ref)
+            if command.writes:
+                await self._audit(actor, plan, f":x: internal error (ref {ref}); result unknown")
+            return Reply(
+                f":x: callmod hit an internal error while trying to {plan.summary} "
+                f"(ref `{ref}`); it may or may not have been applied. "
+                "The on-call engineer can find the details in the logs under that ref.",
+                outcome="error",
+            )
+        if command.writes and not reply.audited:
+            posted = await self._audit(actor, plan, ":white_check_mark: done")
+            if not posted:
+                return Reply(
+                    reply.text + "\n_(The audit line could not be posted to the log channel.)_",
+                    reply.blocks,
+                )
+        return reply
+
+    async def _audit(self, actor: Actor, plan: Plan, result: str) -> bool:
+        return await self._services.audit(audit_line(actor, plan, result))
+
+
+def _outcome_advice(error: StreamAPIError) -> str:
+    """What the moderator should assume, unless the sentence already said it."""
+    if error.maybe_applied:
+        return " It may have been applied before the answer was lost; check before retrying."
+    return "" if "nothing was changed" in error.sentence.lower() else " Nothing was changed."
+
+
+def audit_line(actor: Actor, plan: Plan, result: str) -> str:
+    line = f"{blocks.mention(actor.user_id)} · {plan.summary}"
+    if plan.reason:
+        line += f" · reason: {escape(plan.reason)}"
+    return f"{line} · {result}"
+
+
+def _usage(command: Command[Any], problem: str) -> Reply:
+    return Reply(f":warning: {problem}.\nUsage: `{escape(command.usage_line)}`", outcome="usage")
+
+
+def _denied(actor: Actor, needed: Role, what: str) -> Reply:
+    has = "no callmod role" if actor.role is Role.NONE else f"the {actor.role.label} role"
+    return Reply(
+        f":lock: You need the *{needed.label}* role to {_what(what)}; you have {has}. "
+        "Nothing was sent to Stream.",
+        outcome="denied",
+    )
+
+
+def _what(what: str) -> str:
+    return f"use `{escape(what)}`" if what.startswith("/") else what

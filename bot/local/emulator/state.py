@@ -1,0 +1,409 @@
+"""The emulator's world: users, calls, bans and user blocks, and the rules that change them.
+
+Plain dataclasses, readable and writable from tests. Mutations check what Stream checks and raise
+`NotFound` / `Invalid`; nothing here knows about HTTP. Time comes from the injected clock, so a ban
+expires when the test moves the clock, not when the wall clock does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bot.local.emulator.errors import Invalid, NotFound
+from bot.util.clock import Clock, SystemClock
+
+USER_ID = re.compile(r"^[A-Za-z0-9@_-]{1,255}$")
+CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CALL_TYPE = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+TRACKS: tuple[str, ...] = ("audio", "video", "screenshare", "screenshare_audio")
+CALL_PERMISSIONS: frozenset[str] = frozenset({"send-audio", "send-video", "screenshare"})
+DEFAULT_MEMBER_PERMISSIONS: frozenset[str] = CALL_PERMISSIONS
+
+DEMO_USERS: tuple[tuple[str, str], ...] = (
+    ("sara", "Sara"),
+    ("john", "John"),
+    ("alice", "Alice"),
+    ("bob", "Bob"),
+)
+DEMO_CALL = "default:call-123"
+
+
+@dataclass
+class User:
+    id: str
+    name: str | None = None
+    role: str = "user"
+    deactivated: bool = False
+    deactivated_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
+class ScreensharingSettings:
+    enabled: bool = True
+    access_request_enabled: bool = False
+
+
+@dataclass
+class Kick:
+    user_id: str
+    kicked_by: str | None
+    at: float
+    blocked: bool
+
+
+@dataclass
+class Call:
+    type: str
+    id: str
+    members: set[str] = field(default_factory=set)
+    participants: set[str] = field(default_factory=set)
+    blocked: set[str] = field(default_factory=set)
+    permissions: dict[str, set[str]] = field(default_factory=dict)
+    muted: dict[str, set[str]] = field(default_factory=dict)
+    screensharing: ScreensharingSettings = field(default_factory=ScreensharingSettings)
+    kicked: list[Kick] = field(default_factory=list)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def cid(self) -> str:
+        return f"{self.type}:{self.id}"
+
+
+@dataclass
+class Ban:
+    target: str
+    banned_by: str
+    reason: str | None
+    created_at: float
+    expires_at: float | None = None
+    ip_ban: bool = False
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+def split_cid(cid: str) -> tuple[str, str]:
+    """`default:call-123` -> ("default", "call-123"); checks both parts like Stream does."""
+    call_type, sep, call_id = cid.partition(":")
+    if not sep:
+        raise Invalid.field("call_cid", f"{cid!r} is not a call cid (type:id)")
+    check_call_type(call_type)
+    check_call_id(call_id)
+    return call_type, call_id
+
+
+def check_user_id(value: str, field_name: str = "user_id") -> str:
+    if not USER_ID.fullmatch(value):
+        raise Invalid.field(
+            field_name,
+            f"{field_name} {value!r} is not a valid user id "
+            "(letters, digits, @, _ or -, at most 255)",
+        )
+    return value
+
+
+def check_call_id(value: str) -> str:
+    if not CALL_ID.fullmatch(value):
+        raise Invalid.field(
+            "call_id", f"call id {value!r} is not valid (letters, digits, _ or -, at most 64)"
+        )
+    return value
+
+
+def check_call_type(value: str) -> str:
+    if not CALL_TYPE.fullmatch(value):
+        raise Invalid.field(
+            "call_type",
+            f"call type {value!r} is not valid (lower-case letters, digits, _ or -, at most 64)",
+        )
+    return value
+
+
+@dataclass
+class EmulatorState:
+    clock: Clock = field(default_factory=SystemClock)
+    users: dict[str, User] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)
+    bans: dict[str, Ban] = field(default_factory=dict)
+    user_blocks: dict[str, dict[str, float]] = field(default_factory=dict)
+    ban_counts: dict[str, int] = field(default_factory=dict)
+
+    def now(self) -> float:
+        return self.clock.time()
+
+    # --- set-up helpers --------------------------------------------------------------------
+
+    def add_user(self, id: str, name: str | None = None, role: str = "user") -> User:
+        check_user_id(id, "id")
+        now = self.now()
+        user = User(id=id, name=name, role=role, created_at=now, updated_at=now)
+        self.users[id] = user
+        return user
+
+    def add_call(
+        self,
+        cid: str,
+        members: Iterable[str] = (),
+        participants: Iterable[str] | None = None,
+    ) -> Call:
+        """Create a call; members (and participants, default: the members) are created as users
+        when missing, and get the default permissions."""
+        call_type, call_id = split_cid(cid)
+        member_ids = set(members)
+        participant_ids = set(member_ids if participants is None else participants)
+        for user_id in member_ids | participant_ids:
+            if user_id not in self.users:
+                self.add_user(user_id, name=user_id.capitalize())
+        now = self.now()
+        call = Call(
+            type=call_type,
+            id=call_id,
+            members=member_ids,
+            participants=participant_ids,
+            permissions={u: set(DEFAULT_MEMBER_PERMISSIONS) for u in member_ids | participant_ids},
+            created_at=now,
+            updated_at=now,
+        )
+        self.calls[cid] = call
+        return call
+
+    def load_demo_data(self) -> None:
+        for user_id, name in DEMO_USERS:
+            self.add_user(user_id, name)
+        self.add_call(DEMO_CALL, members=[user_id for user_id, _ in DEMO_USERS])
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def user(self, user_id: str) -> User:
+        found = self.users.get(user_id)
+        if found is None:
+            raise NotFound(f'user "{user_id}" does not exist')
+        return found
+
+    def call(self, cid: str) -> Call:
+        found = self.calls.get(cid)
+        if found is None:
+            raise NotFound(f"call {cid} does not exist")
+        return found
+
+    def active_ban(self, user_id: str) -> Ban | None:
+        """The user's ban unless it has run out on this state's clock."""
+        ban = self.bans.get(user_id)
+        if ban is None or ban.expired(self.now()):
+            return None
+        return ban
+
+    def blocked_by(self, user_id: str) -> dict[str, float]:
+        return self.user_blocks.get(user_id, {})
+
+    # --- calls -----------------------------------------------------------------------------
+
+    def block_on_call(self, cid: str, user_id: str) -> Call:
+        call = self.call(cid)
+        self.user(user_id)
+        call.blocked.add(user_id)
+        call.participants.discard(user_id)
+        call.updated_at = self.now()
+        return call
+
+    def unblock_on_call(self, cid: str, user_id: str) -> Call:
+        call = self.call(cid)
+        self.user(user_id)
+        call.blocked.discard(user_id)
+        call.updated_at = self.now()
+        return call
+
+    def kick(self, cid: str, user_id: str, *, kicked_by: str | None, block: bool) -> Kick:
+        call = self.call(cid)
+        self.user(user_id)
+        if kicked_by is not None:
+            self.user(kicked_by)
+        # Someone kicked before may be kicked again: retrying a kick must not fail.
+        known = (
+            user_id in call.participants
+            or user_id in call.members
+            or any(k.user_id == user_id for k in call.kicked)
+        )
+        if not known:
+            raise Invalid.field(
+                "user_id", f'user "{user_id}" is not a participant or member of call {cid}'
+            )
+        call.participants.discard(user_id)
+        if block:
+            call.blocked.add(user_id)
+        kick = Kick(user_id=user_id, kicked_by=kicked_by, at=self.now(), blocked=block)
+        call.kicked.append(kick)
+        call.updated_at = kick.at
+        return kick
+
+    def update_screensharing(
+        self, cid: str, *, enabled: bool | None, access_request_enabled: bool | None
+    ) -> Call:
+        call = self.call(cid)
+        if enabled is not None:
+            call.screensharing.enabled = enabled
+        if access_request_enabled is not None:
+            call.screensharing.access_request_enabled = access_request_enabled
+        call.updated_at = self.now()
+        return call
+
+    def mute(
+        self,
+        cid: str,
+        *,
+        user_ids: Sequence[str] | None,
+        mute_all: bool,
+        tracks: Sequence[str],
+        muted_by: str | None,
+    ) -> list[str]:
+        """Mute tracks; returns who was muted, sorted."""
+        call = self.call(cid)
+        if muted_by is not None:
+            self.user(muted_by)
+        if not tracks:
+            raise Invalid.field(
+                "audio",
+                "at least one of audio, video, screenshare, screenshare_audio must be true",
+            )
+        if mute_all:
+            targets = sorted(call.participants - {muted_by} if muted_by else call.participants)
+        else:
+            if not user_ids:
+                raise Invalid.field(
+                    "user_ids", "user_ids must not be empty unless mute_all_users is true"
+                )
+            for user_id in user_ids:
+                self.user(user_id)
+                if user_id not in call.participants:
+                    raise Invalid.field(
+                        "user_ids", f'user "{user_id}" is not a participant of call {cid}'
+                    )
+            targets = sorted(set(user_ids))
+        for user_id in targets:
+            call.muted.setdefault(user_id, set()).update(tracks)
+        return targets
+
+    def unmute(self, cid: str, user_id: str, tracks: Iterable[str] = TRACKS) -> None:
+        """What a participant does on their own device; there is no API for it."""
+        muted = self.call(cid).muted.get(user_id)
+        if muted is not None:
+            muted.difference_update(tracks)
+
+    def update_permissions(
+        self, cid: str, user_id: str, *, grant: Sequence[str], revoke: Sequence[str]
+    ) -> set[str]:
+        call = self.call(cid)
+        self.user(user_id)
+        if not grant and not revoke:
+            raise Invalid.field(
+                "grant_permissions",
+                "at least one of grant_permissions or revoke_permissions must be non-empty",
+            )
+        for name, values in (("grant_permissions", grant), ("revoke_permissions", revoke)):
+            for value in values:
+                if value not in CALL_PERMISSIONS:
+                    raise Invalid.field(
+                        name,
+                        f'"{value}" is not a valid permission '
+                        f"(allowed: {', '.join(sorted(CALL_PERMISSIONS))})",
+                    )
+        both = sorted(set(grant) & set(revoke))
+        if both:
+            raise Invalid.field(
+                "revoke_permissions", f'"{both[0]}" is both granted and revoked'
+            )
+        held = call.permissions.setdefault(user_id, set())
+        held.update(grant)
+        held.difference_update(revoke)
+        call.updated_at = self.now()
+        return held
+
+    # --- bans ------------------------------------------------------------------------------
+
+    def ban(
+        self,
+        target: str,
+        *,
+        banned_by: str,
+        reason: str | None,
+        timeout_minutes: int | None,
+        ip_ban: bool,
+    ) -> Ban:
+        self.user(target)
+        self.user(banned_by)
+        if timeout_minutes is not None and timeout_minutes < 1:
+            raise Invalid.field("timeout", "timeout must be at least 1 minute")
+        now = self.now()
+        ban = Ban(
+            target=target,
+            banned_by=banned_by,
+            reason=reason,
+            created_at=now,
+            expires_at=None if timeout_minutes is None else now + timeout_minutes * 60,
+            ip_ban=ip_ban,
+        )
+        self.bans[target] = ban
+        self.ban_counts[target] = self.ban_counts.get(target, 0) + 1
+        return ban
+
+    def unban(self, target: str, *, unbanned_by: str | None) -> Ban | None:
+        """Remove the user's ban record; returns the ban if it was still in force."""
+        self.user(target)
+        if unbanned_by is not None:
+            self.user(unbanned_by)
+        active = self.active_ban(target)
+        self.bans.pop(target, None)
+        return active
+
+    # --- users -----------------------------------------------------------------------------
+
+    def deactivate(self, user_id: str, *, created_by: str | None) -> User:
+        user = self.user(user_id)
+        if created_by is not None:
+            self.user(created_by)
+        if user.deactivated:
+            raise Invalid.field("user_id", f'user "{user_id}" is already deactivated')
+        user.deactivated = True
+        user.deactivated_at = user.updated_at = self.now()
+        return user
+
+    def reactivate(self, user_id: str, *, created_by: str | None) -> User:
+        user = self.user(user_id)
+        if created_by is not None:
+            self.user(created_by)
+        if not user.deactivated:
+            raise Invalid.field("user_id", f'user "{user_id}" is not deactivated')
+        user.deactivated = False
+        user.deactivated_at = None
+        user.updated_at = self.now()
+        return user
+
+    def upsert_user(self, user_id: str, *, name: str | None, role: str) -> User:
+        """Create or replace; keeps what an upsert cannot change (creation, deactivation)."""
+        check_user_id(user_id, "id")
+        existing = self.users.get(user_id)
+        if existing is None:
+            return self.add_user(user_id, name, role)
+        existing.name = name
+        existing.role = role
+        existing.updated_at = self.now()
+        return existing
+
+    def block_user(self, user_id: str, blocked_user_id: str) -> float:
+        self.user(user_id)
+        self.user(blocked_user_id)
+        if user_id == blocked_user_id:
+            raise Invalid.field("blocked_user_id", "a user cannot block themselves")
+        blocks = self.user_blocks.setdefault(user_id, {})
+        return blocks.setdefault(blocked_user_id, self.now())
+
+    def unblock_user(self, user_id: str, blocked_user_id: str) -> None:
+        self.user(user_id)
+        self.user(blocked_user_id)
+        self.user_blocks.get(user_id, {}).pop(blocked_user_id, None)

@@ -1,0 +1,228 @@
+"""Plays Slack's side of the Events endpoint: exact slash-command and block_actions bodies, signed.
+
+Timestamps are real `time.time()` because Bolt verifies them against the real clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+from bot.local.fake_slack import FakeSlack, PostedMessage
+
+FORM = "application/x-www-form-urlencoded"
+API_APP_ID = "A0CALLMOD"
+TEAM_DOMAIN = "callmod-test"
+# Slack's legacy verification token; Bolt ignores it, Slack still sends it.
+VERIFICATION_TOKEN = "legacy-verification-token"
+
+
+@dataclass(frozen=True)
+class SlashResult:
+    status: int
+    body: str  # the ack body
+    response_key: str  # look replies up with fake.responses_for(response_key)
+
+
+@dataclass(frozen=True)
+class ClickResult:
+    status: int
+    body: str
+    response_key: str
+    payload: dict[str, Any]  # the block_actions payload as sent
+
+
+class SlackDriver:
+    def __init__(
+        self,
+        events_url: str,
+        signing_secret: str,
+        fake: FakeSlack,
+        *,
+        team_id: str = "T0CALLMOD",
+        http: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.events_url = events_url
+        self.fake = fake
+        self.team_id = team_id
+        self._verifier = SignatureVerifier(signing_secret)
+        self._signing_secret = signing_secret
+        self._http = http
+        self._owns_http = http is None
+        self._trigger_numbers = itertools.count(1)
+
+    async def close(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+        self._http = None
+
+    async def __aenter__(self) -> SlackDriver:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def slash(
+        self,
+        command: str,
+        text: str,
+        *,
+        user_id: str,
+        user_name: str = "maria",
+        channel_id: str = "C0MODS",
+        channel_name: str | None = None,
+    ) -> SlashResult:
+        key = self.fake.new_response_key()
+        fields = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "team_domain": TEAM_DOMAIN,
+            "channel_id": channel_id,
+            "channel_name": channel_name or _channel_name(channel_id),
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command if command.startswith("/") else "/" + command,
+            "text": text,
+            "api_app_id": API_APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": self.fake.response_url(key),
+            "trigger_id": self._trigger_id(),
+        }
+        status, body = await self.post_signed(urlencode(fields), content_type=FORM)
+        return SlashResult(status=status, body=body, response_key=key)
+
+    async def click(
+        self,
+        *,
+        action_id: str,
+        value: str,
+        user_id: str,
+        user_name: str = "maria",
+        message: PostedMessage | None = None,
+        response_key: str | None = None,
+        block_id: str = "b",
+        channel_id: str = "C0MODS",
+        text: str = "",
+    ) -> ClickResult:
+        """Click a button: on a channel `message`, or inside a response_url reply (`response_key`,
+        no message), which Slack shows as an ephemeral message."""
+        key = response_key or self.fake.new_response_key()
+        response_url = self.fake.response_url(key, message=message)
+        ephemeral = message is None
+        if message is not None:
+            channel_id = message.channel
+        now = time.time()
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {
+                "id": user_id,
+                "username": user_name,
+                "name": user_name,
+                "team_id": self.team_id,
+            },
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {
+                "type": "message",
+                "message_ts": message.ts if message is not None else self.fake.new_ts(),
+                "channel_id": channel_id,
+                "is_ephemeral": ephemeral,
+            },
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": _channel_name(channel_id)},
+            "state": {"values": {}},
+            "response_url": response_url,
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": {"type": "plain_text", "text": text or value, "emoji": True},
+                    "value": value,
+                    "type": "button",
+                    "action_ts": f"{now:.6f}",
+                }
+            ],
+        }
+        if message is not None:
+            # Slack leaves `message` out of payloads from ephemeral messages.
+            payload["message"] = self._message_shape(message)
+        body = urlencode({"payload": json.dumps(payload)})
+        status, answer = await self.post_signed(body, content_type=FORM)
+        return ClickResult(status=status, body=answer, response_key=key, payload=payload)
+
+    async def post_signed(
+        self,
+        body: str,
+        *,
+        content_type: str,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        version: str = "v0",
+    ) -> tuple[int, str]:
+        """POST `body` to the events URL as Slack would; override any part to forge a request."""
+        if timestamp is None:
+            timestamp = int(time.time())
+        if signature is None:
+            signature = self._sign_version(body, timestamp, version)
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": str(timestamp),
+            "X-Slack-Signature": signature,
+        }
+        async with self._session().post(
+            self.events_url, data=body.encode(), headers=headers
+        ) as response:
+            return response.status, await response.text()
+
+    def sign(self, body: str, timestamp: int) -> str:
+        signature = self._verifier.generate_signature(timestamp=str(timestamp), body=body)
+        if signature is None:  # slack_sdk returns None only when given no secret
+            raise ValueError("cannot sign without a signing secret")
+        return signature
+
+    def _sign_version(self, body: str, timestamp: int, version: str) -> str:
+        if version == "v0":
+            return self.sign(body, timestamp)
+        base = f"{version}:{timestamp}:{body}".encode()
+        digest = hmac.new(self._signing_secret.encode(), base, hashlib.sha256).hexdigest()
+        return f"{version}={digest}"
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    def _trigger_id(self) -> str:
+        return f"{next(self._trigger_numbers)}.{int(time.time())}.{secrets.token_hex(16)}"
+
+    def _message_shape(self, message: PostedMessage) -> dict[str, Any]:
+        shaped: dict[str, Any] = {
+            "type": "message",
+            "user": self.fake.bot_user_id,
+            "bot_id": self.fake.bot_id,
+            "text": message.text,
+            "ts": message.ts,
+            "blocks": message.blocks,
+        }
+        if message.thread_ts:
+            shaped["thread_ts"] = message.thread_ts
+        return shaped
+
+
+def _channel_name(channel_id: str) -> str:
+    if channel_id.startswith("D"):
+        return "directmessage"
+    return channel_id.lstrip("#").lower()

@@ -1,0 +1,125 @@
+"""callmod wired to the embedded Stream emulator and the recording fake Slack, in one process.
+
+The console runs on it, and so do the end-to-end tests: requests reach Bolt over a real socket,
+signed exactly as Slack signs them; callmod reaches the emulator over a real socket too.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from bot.local.emulator import StreamEmulator
+from bot.local.fake_slack import FakeSlack
+from bot.local.slack_driver import SlackDriver, SlashResult
+from bot.runtime.callmod import Callmod
+from bot.settings import Settings
+from bot.util.clock import Clock, ManualClock
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    user_name: str
+
+
+ADMIN = Person("U0ADMIN01", "maria")
+MODERATOR = Person("U0MODER01", "tom")
+OUTSIDER = Person("U0GUEST01", "guest")
+LOG_CHANNEL = "C0MODLOG"
+REQUESTS_CHANNEL = "C0MODREQ"
+BOT_TOKEN = "xoxb-local-console"
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        stream_deadline: float = 8.0,
+        rehydrate: bool = True,
+        **settings: Any,
+    ) -> None:
+        self.clock = clock
+        # The Stream client's retry backoff runs on its own clock, so that with a ManualClock the
+        # tests need not step time for every retry; with a live clock they share it.
+        self.stream_clock: Clock = (
+            ManualClock(clock.time(), autoadvance=True) if isinstance(clock, ManualClock) else clock
+        )
+        self.emulator = StreamEmulator(clock=clock)
+        self.slack = FakeSlack(bot_token=BOT_TOKEN)
+        self._deadline = stream_deadline
+        self._rehydrate = rehydrate
+        self._overrides = settings
+        self.signing_secret = secrets.token_hex(16)
+        self.callmod: Callmod | None = None
+        self.driver: SlackDriver | None = None
+
+    async def start(self) -> None:
+        await self.emulator.start(host="127.0.0.1", port=0)
+        await self.slack.start()
+        self.slack.users.update({p.user_id: p.user_name for p in (ADMIN, MODERATOR, OUTSIDER)})
+        await self.start_callmod()
+
+    async def start_callmod(self) -> Callmod:
+        """(Re)start callmod alone, as after a deploy: the emulator keeps its state."""
+        settings = self.settings()
+        self.callmod = Callmod(settings, clock=self.clock, stream_clock=self.stream_clock)
+        base = await self.callmod.start("127.0.0.1", 0, rehydrate=self._rehydrate)
+        self.emulator.webhook_url = f"{base}/stream/webhook"
+        if self.driver is not None:
+            await self.driver.close()
+        self.driver = SlackDriver(f"{base}/slack/events", self.signing_secret, self.slack)
+        return self.callmod
+
+    def settings(self) -> Settings:
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": self.signing_secret,
+            "slack_api_url": self.slack.api_url,
+            "stream_api_key": self.emulator.api_key,
+            "stream_api_secret": self.emulator.api_secret,
+            "stream_base_url": self.emulator.base_url,
+            "stream_deadline": self._deadline,
+            "mod_admins": [ADMIN.user_id],
+            "mod_moderators": [MODERATOR.user_id],
+            "mod_log_channel": LOG_CHANNEL,
+            "mod_requests_channel": REQUESTS_CHANNEL,
+        }
+        values.update(self._overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    async def stop_callmod(self) -> None:
+        if self.callmod is not None:
+            await self.callmod.stop()
+            self.callmod = None
+
+    async def stop(self) -> None:
+        if self.driver is not None:
+            await self.driver.close()
+        await self.stop_callmod()
+        await self.emulator.stop()
+        await self.slack.stop()
+
+    async def slash(self, line: str, who: Person = ADMIN) -> SlashResult:
+        """`/kick sara call-123` as `who`; returns once callmod has finished all its work."""
+        assert self.driver is not None
+        command, _, text = line.strip().partition(" ")
+        result = await self.driver.slash(
+            command, text, user_id=who.user_id, user_name=who.user_name
+        )
+        await self.idle()
+        return result
+
+    async def idle(self) -> None:
+        assert self.callmod is not None
+        for _ in range(3):
+            await self.emulator.wait_webhooks_idle()
+            await self.callmod.idle()
+
+    def replies(self, result: SlashResult) -> list[str]:
+        return [r.text for r in self.slack.responses_for(result.response_key) if r.status == 200]
+
+    def log_lines(self) -> list[str]:
+        return [m.text for m in self.slack.messages_in(LOG_CHANNEL)]

@@ -1,0 +1,421 @@
+"""The permission-request desk: `call.permission_request` webhooks become Slack messages with
+Approve / Deny buttons, and a click grants exactly what was asked for.
+
+Requests for the same call that arrive close together share one message (a "batch"), re-rendered
+in place as requests arrive and are decided, so a flood of requests posts a handful of messages
+instead of hitting Slack's one-message-per-second-per-channel limit. Each batch has at most one
+Slack call in flight; whatever changed meanwhile is sent by the next call (the latest state wins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, cast
+
+from bot.core.dispatch import ActionContext, AuditSink, audit_line
+from bot.core.parsing import PERMISSION_PHRASES, UsageError, describe_permissions, parse_call
+from bot.core.registry import ButtonAction, Click, Plan, Reply, Role
+from bot.slack import blocks
+from bot.slack.blocks import Button, code, date_token, escape, mention
+from bot.slack.poster import SlackPoster, SlackPostError
+from bot.stream import CallRef, Permission, StreamAPIError
+from bot.stream.events import PermissionRequest
+from bot.util.clock import Clock
+
+log = logging.getLogger("callmod.permission_requests")
+
+APPROVE_ACTION = "callmod_request_approve"
+DENY_ACTION = "callmod_request_deny"
+# One button per permission, for requests that ask for several; action ids must be unique
+# within an actions block, so each permission gets its own.
+APPROVE_ONLY_ACTIONS: dict[str, str] = {
+    permission: f"callmod_request_approve_{permission}" for permission in PERMISSION_PHRASES
+}
+
+# A batch message is one header block plus two blocks (section + actions/status) per request,
+# and Slack allows 50 blocks a message.
+MAX_REQUESTS_PER_MESSAGE = (blocks.MAX_BLOCKS - 1) // 2
+DEFAULT_BATCH_WINDOW = 60.0
+DEFAULT_MAX_REQUESTS = 10_000
+
+ClickHandler = Callable[[ActionContext, Click], Awaitable[Reply]]
+
+
+class Status(Enum):
+    PENDING = "pending"
+    CLAIMED = "claimed"  # a moderator's approval is on its way to Stream
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+@dataclass(eq=False)
+class RequestRecord:
+    id: str
+    call: CallRef
+    user_id: str
+    user_name: str | None
+    permissions: tuple[str, ...]
+    asked_at: float  # Stream's created_at, shown to moderators
+    received_at: float  # our clock; the age limit counts from here
+    batch: Batch
+    status: Status = Status.PENDING
+    handled_by: str | None = None  # Slack user id of the claiming / deciding moderator
+    decided_at: float | None = None
+    granted: tuple[str, ...] = ()
+
+
+@dataclass(eq=False)
+class Batch:
+    """One Slack message listing requests for one call."""
+
+    call: CallRef
+    channel: str
+    opened_at: float
+    requests: list[RequestRecord] = field(default_factory=list)
+    ts: str | None = None
+    version: int = 0  # bumped on every change
+    shown: int = 0  # the version Slack shows
+    flusher: asyncio.Task[None] | None = None
+
+
+@dataclass
+class DeskStats:
+    requests: int = 0
+    messages_posted: int = 0
+    messages_updated: int = 0
+
+
+class PermissionDesk:
+    def __init__(
+        self,
+        *,
+        poster: SlackPoster,
+        channel: str | None,
+        clock: Clock,
+        max_age: float,
+        audit: AuditSink,
+        default_call_type: str = "default",
+        batch_window: float = DEFAULT_BATCH_WINDOW,
+        batch_size: int = MAX_REQUESTS_PER_MESSAGE,
+        max_requests: int = DEFAULT_MAX_REQUESTS,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_REQUESTS_PER_MESSAGE:
+            raise ValueError(f"batch_size must be 1..{MAX_REQUESTS_PER_MESSAGE}")
+        self._poster = poster
+        self._channel = channel
+        self._clock = clock
+        self._max_age = max_age
+        self._audit = audit
+        self._default_call_type = default_call_type
+        self._batch_window = batch_window
+        self._batch_size = batch_size
+        self._max_requests = max_requests
+        self.requests: OrderedDict[str, RequestRecord] = OrderedDict()
+        self._by_delivery: OrderedDict[str, RequestRecord] = OrderedDict()
+        self._open: dict[str, Batch] = {}  # call cid -> the batch new requests join
+        self._flushers: set[asyncio.Task[None]] = set()
+        self.stats = DeskStats()
+
+    def buttons(self) -> list[ButtonAction]:
+        approve_only = [
+            ButtonAction(action_id, Role.MODERATOR, self._approve_only(permission))
+            for permission, action_id in APPROVE_ONLY_ACTIONS.items()
+        ]
+        return [
+            ButtonAction(APPROVE_ACTION, Role.MODERATOR, self._approve_all),
+            ButtonAction(DENY_ACTION, Role.MODERATOR, self._deny),
+            *approve_only,
+        ]
+
+    async def idle(self) -> None:
+        while self._flushers:
+            await asyncio.gather(*self._flushers, return_exceptions=True)
+
+    # -- intake ------------------------------------------------------------------------------
+
+    async def on_request(self, event: PermissionRequest, delivery_id: str) -> None:
+        """Show the request in Slack; returns once a message including it is posted, and raises
+        `SlackPostError` otherwise (the caller retries with the same delivery id)."""
+        record = self._by_delivery.get(delivery_id)
+        if record is None:
+            if self._channel is None:
+                log.warning("permission request dropped: no requests channel is configured")
+                return
+            try:
+                call = parse_call(event.call_cid, self._default_call_type)
+            except UsageError:
+                log.warning("permission request for a malformed call cid ignored")
+                return
+            record = self._add(event, call, self._channel, delivery_id)
+        await self._show(record.batch)
+
+    def _add(
+        self, event: PermissionRequest, call: CallRef, channel: str, delivery_id: str
+    ) -> RequestRecord:
+        now = self._clock.time()
+        batch = self._batch_for(call, channel, now)
+        record = RequestRecord(
+            id=self._new_id(),
+            call=call,
+            user_id=event.user.id,
+            user_name=event.user.name,
+            permissions=tuple(dict.fromkeys(event.permissions)),
+            asked_at=event.created_at.timestamp(),
+            received_at=now,
+            batch=batch,
+        )
+        batch.requests.append(record)
+        batch.version += 1
+        self.requests[record.id] = record
+        self._by_delivery[delivery_id] = record
+        self.stats.requests += 1
+        while len(self.requests) > self._max_requests:
+            self.requests.popitem(last=False)
+        while len(self._by_delivery) > self._max_requests:
+            self._by_delivery.popitem(last=False)
+        return record
+
+    def _batch_for(self, call: CallRef, channel: str, now: float) -> Batch:
+        batch = self._open.get(call.cid)
+        if (
+            batch is None
+            or len(batch.requests) >= self._batch_size
+            or now - batch.opened_at >= self._batch_window
+        ):
+            if len(self._open) > 1000:
+                window = self._batch_window
+                self._open = {c: b for c, b in self._open.items() if now - b.opened_at < window}
+            batch = Batch(call=call, channel=channel, opened_at=now)
+            self._open[call.cid] = batch
+        return batch
+
+    def _new_id(self) -> str:
+        while True:
+            request_id = secrets.token_hex(5)
+            if request_id not in self.requests:
+                return request_id
+
+    # -- showing a batch in Slack ----------------------------------------------------------------
+
+    async def _show(self, batch: Batch) -> None:
+        """Return once Slack shows the batch as of now; raises SlackPostError on failure."""
+        wanted = batch.version
+        while batch.shown < wanted:
+            flusher = batch.flusher
+            if flusher is None or flusher.done():
+                flusher = batch.flusher = asyncio.create_task(self._flush(batch))
+                self._flushers.add(flusher)
+                flusher.add_done_callback(self._flusher_done)
+            await asyncio.shield(flusher)
+
+    def _flusher_done(self, task: asyncio.Task[None]) -> None:
+        self._flushers.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("could not show permission requests in Slack: %s", error)
+
+    async def _flush(self, batch: Batch) -> None:
+        while batch.shown < batch.version:
+            self._expire_due(batch)
+            version = batch.version
+            text, rendered = render(batch, self._max_age)
+            if batch.ts is None:
+                batch.ts = await self._poster.post(batch.channel, text, rendered)
+                self.stats.messages_posted += 1
+            else:
+                await self._poster.update(batch.channel, batch.ts, text, rendered)
+                self.stats.messages_updated += 1
+            batch.shown = version
+
+    def _expire_due(self, batch: Batch) -> None:
+        for record in batch.requests:
+            if record.status is Status.PENDING and self._too_old(record):
+                record.status = Status.EXPIRED
+                batch.version += 1
+
+    def _too_old(self, record: RequestRecord) -> bool:
+        return self._clock.time() - record.received_at > self._max_age
+
+    async def _show_after_click(self, batch: Batch) -> str:
+        """Update the message after a decision; a failure is a note for the clicker."""
+        try:
+            await self._show(batch)
+        except SlackPostError as error:
+            return f"\n_(The request message could not be updated: {escape(str(error))}.)_"
+        return ""
+
+    # -- clicks --------------------------------------------------------------------------------
+
+    async def _approve_all(self, ctx: ActionContext, click: Click) -> Reply:
+        record = self.requests.get(click.value)
+        return await self._decide(ctx, click, record.permissions if record else ())
+
+    def _approve_only(self, permission: str) -> ClickHandler:
+        async def approve(ctx: ActionContext, click: Click) -> Reply:
+            return await self._decide(ctx, click, (permission,))
+
+        return approve
+
+    async def _deny(self, ctx: ActionContext, click: Click) -> Reply:
+        return await self._decide(ctx, click, None)
+
+    async def _decide(
+        self, ctx: ActionContext, click: Click, grant: tuple[str, ...] | None
+    ) -> Reply:
+        """`grant` None denies; otherwise the permissions to grant (all or one of the asked)."""
+        actor = ctx.actor
+        record = self.requests.get(click.value)
+        if record is None:
+            return Reply(
+                ":warning: callmod no longer knows this request (it is too old, or callmod "
+                "restarted since). Nothing was sent to Stream; ask the user to request again."
+            )
+        if record.status is not Status.PENDING:
+            return Reply(already_handled(record))
+        if grant is not None and not set(grant) <= set(record.permissions):
+            return Reply(":warning: That permission was not part of this request.")
+        batch = record.batch
+        if self._too_old(record):
+            record.status = Status.EXPIRED
+            batch.version += 1
+            note = await self._show_after_click(batch)
+            return Reply(
+                f":hourglass: This request expired; {_who(record)} asked more than "
+                f"{_minutes(self._max_age)} ago. Nothing was sent to Stream; they can ask again."
+                + note
+            )
+        # Claimed before any await, so a second click (or a double click) finds it taken.
+        record.status = Status.CLAIMED
+        record.handled_by = actor.user_id
+        if grant:
+            try:
+                await ctx.stream.update_user_permissions(
+                    record.call, record.user_id, grant=cast(tuple[Permission, ...], grant)
+                )
+            except StreamAPIError as error:
+                record.status = Status.PENDING
+                record.handled_by = None
+                advice = (
+                    "It may have been applied before the answer was lost; the buttons are "
+                    "still there, so approving again is safe."
+                    if error.maybe_applied
+                    else "Nothing was changed; the buttons are still there to try again."
+                )
+                return Reply(
+                    f":x: Could not approve {_who(record)}: {escape(error.sentence)}. {advice}"
+                )
+        record.status = Status.APPROVED if grant is not None else Status.DENIED
+        record.granted = grant or ()
+        record.decided_at = self._clock.time()
+        batch.version += 1
+        note = await self._show_after_click(batch)
+        plan = _plan(record)
+        await self._audit(audit_line(actor, plan, ":white_check_mark: done"))
+        if record.status is Status.APPROVED:
+            text = (
+                f":white_check_mark: {_who(record)} may now {describe_permissions(record.granted)} "
+                f"in {code(record.call.cid)}."
+            )
+        else:
+            text = (
+                f":no_entry_sign: Denied: {_who(record)} may not "
+                f"{describe_permissions(record.permissions)} in {code(record.call.cid)}."
+            )
+        return Reply(text + note)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def render(batch: Batch, max_age: float) -> tuple[str, list[dict[str, Any]]]:
+    """The batch message: a header, then per request a section and its buttons or status."""
+    requests = batch.requests
+    call = code(batch.call.cid)
+    if len(requests) == 1:
+        only = requests[0]
+        asked = describe_permissions(only.permissions)
+        text = f":raising_hand: {_who(only)} asks to {asked} in {call}"
+        header = f":raising_hand: *Permission request* in {call}"
+    else:
+        text = f":raising_hand: {len(requests)} permission requests in {call}"
+        header = f":raising_hand: *{len(requests)} permission requests* in {call}"
+    parts = [blocks.section(header)]
+    for record in requests:
+        parts.append(
+            blocks.section(
+                f"{_who(record)} asks to *{describe_permissions(record.permissions)}* · "
+                f"{date_token(record.asked_at)}"
+            )
+        )
+        if record.status in (Status.PENDING, Status.CLAIMED):
+            parts.append(blocks.actions(_buttons(record), block_id=f"request:{record.id}"))
+        else:
+            parts.append(blocks.context(_status(record, max_age)))
+    return text, blocks.to_dicts(parts)
+
+
+def _buttons(record: RequestRecord) -> list[Button]:
+    buttons = [Button("Approve", APPROVE_ACTION, record.id, "primary")]
+    if len(record.permissions) > 1:
+        buttons += [
+            Button(f"Only {PERMISSION_PHRASES[p]}", APPROVE_ONLY_ACTIONS[p], record.id)
+            for p in record.permissions
+            if p in APPROVE_ONLY_ACTIONS
+        ]
+    buttons.append(Button("Deny", DENY_ACTION, record.id, "danger"))
+    return buttons
+
+
+def _status(record: RequestRecord, max_age: float) -> str:
+    by = mention(record.handled_by or "")
+    at = date_token(record.decided_at or record.received_at)
+    if record.status is Status.APPROVED:
+        rest = tuple(p for p in record.permissions if p not in record.granted)
+        what = f" to {describe_permissions(record.granted)} only" if rest else ""
+        return f":white_check_mark: Approved{what} by {by} at {at}"
+    if record.status is Status.DENIED:
+        return f":no_entry_sign: Denied by {by} at {at}"
+    expired_at = date_token(record.received_at + max_age)
+    return f":hourglass: Expired at {expired_at}; nobody answered in {_minutes(max_age)}"
+
+
+def already_handled(record: RequestRecord) -> str:
+    by = mention(record.handled_by or "")
+    if record.status is Status.CLAIMED:
+        return f"{by} is handling this request right now."
+    if record.status is Status.APPROVED:
+        return f"This request was already approved by {by}."
+    if record.status is Status.DENIED:
+        return f"This request was already denied by {by}."
+    return ":hourglass: This request has expired; nothing was sent to Stream."
+
+
+def _who(record: RequestRecord) -> str:
+    name = " ".join((record.user_name or "").split())  # no line breaks inside the layout
+    if name and name != record.user_id:
+        return f"{escape(blocks.truncate(name, 80))} ({code(record.user_id)})"
+    return code(record.user_id)
+
+
+def _plan(record: RequestRecord) -> Plan:
+    call = code(record.call.cid)
+    if record.status is Status.APPROVED:
+        granted = describe_permissions(record.granted)
+        summary = f"approve {code(record.user_id)} to {granted} in {call}"
+    else:
+        asked = describe_permissions(record.permissions)
+        summary = f"deny {code(record.user_id)}'s request to {asked} in {call}"
+    return Plan(summary, target=record.user_id, call=record.call.cid)
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes >= 1:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{round(seconds)} seconds"

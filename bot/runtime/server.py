@@ -1,0 +1,44 @@
+"""The one aiohttp server: Slack's events URL (Bolt), Stream's webhook, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.util.inflight import InFlight
+
+Health = Callable[[], Awaitable[dict[str, Any]]]
+Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_web_app(
+    *,
+    bolt: AsyncApp | None,
+    webhook: Endpoint,
+    health: Health,
+    inflight: InFlight,
+    metrics: Endpoint | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=1 << 20)
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        assert bolt is not None
+        async with inflight.awaiting_ack():
+            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        report = await health()
+        return web.json_response(report, status=200 if report.get("ok") else 503)
+
+    if bolt is not None:
+        app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/stream/webhook", webhook)
+    app.router.add_get("/healthz", healthz)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,66 @@
+"""Channel messages through the Slack Web API, with failures as exceptions or as `None`.
+
+Retries of 429 (per Retry-After) and 5xx happen inside slack_sdk's retry handlers; what fails
+after them surfaces here as `SlackPostError` so the caller decides: timers and webhook work retry
+later, while an audit line after a command is reported to the moderator instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger("callmod.slack")
+
+
+class SlackPostError(Exception):
+    pass
+
+
+class SlackPoster:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.before_send: Callable[[], Awaitable[None]] | None = None  # see bot/util/inflight.py
+
+    async def _wait_turn(self) -> None:
+        if self.before_send is not None:
+            await self.before_send()
+
+    async def post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> str:
+        await self._wait_turn()
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as exc:
+            raise SlackPostError(f"chat.postMessage failed: {exc.response.get('error')}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SlackPostError(f"chat.postMessage failed: {type(exc).__name__}") from exc
+        return str(response.get("ts"))
+
+    async def update(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        await self._wait_turn()
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+        except SlackApiError as exc:
+            raise SlackPostError(f"chat.update failed: {exc.response.get('error')}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SlackPostError(f"chat.update failed: {type(exc).__name__}") from exc
+
+    async def try_post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> str | None:
+        try:
+            return await self.post(channel, text, blocks)
+        except SlackPostError as exc:
+            log.warning("could not post to %s: %s", channel, exc)
+            return None

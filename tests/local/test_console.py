@@ -1,0 +1,57 @@
+"""The console end to end: a script on stdin drives the real bot and prints what Slack shows."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.local.console import run_console
+
+SCRIPT = """\
+/kick sara call-123
+/ban bob 30m spamming <!channel>
+:advance 31m
+--as moderator /ban alice
+/muteall call-123
+--as admin
+/muteall call-123
+click 3
+bogus
+:call
+"""
+
+
+async def test_a_script_reproduces_kick_ban_and_expiry() -> None:
+    out = io.StringIO()
+    assert await run_console(stdin=io.StringIO(SCRIPT), out=out) == 0
+    text = out.getvalue()
+    assert "[only you] :boot: `sara` was kicked from `default:call-123`." in text
+    assert "[#mod-log] :hammer: `bob` was banned by @maria for 30m" in text
+    assert "[#mod-log] :hourglass: The ban of `bob` has expired." in text
+    assert "You need the *admin* role to ban `alice` permanently" in text
+    assert "(typing as @maria, U0ADMIN01)" in text
+    assert "[2] Confirm  [3] Cancel" in text
+    assert "Cancelled; nothing was changed." in text
+    assert "Not a command. Type `help`." in text
+    # The Cancel click left the call unmuted; the kick took sara out.
+    assert "muted: -" in text
+    assert "in the call: alice, bob, john" in text
+
+
+def test_make_demo_entry_point_reads_a_script_from_stdin(tmp_path: Path) -> None:
+    script = tmp_path / "demo.txt"
+    script.write_text("/kick sara call-123\nhelp\n")
+    with script.open() as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "console"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "`sara` was kicked from `default:call-123`" in done.stdout
+    assert "Traceback" not in done.stderr
