@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy --strict bot commands benchmarks
 
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
