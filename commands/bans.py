@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.core.dispatch import ActionContext
+from bot.core.context import ActionContext
+from bot.core.model import Click, Plan, Reply, Role
 from bot.core.parsing import (
     UsageError,
     expect_count,
     format_duration,
     looks_like_duration,
-    one_user,
     parse_duration,
     parse_user,
     split_words,
+    user_argument,
 )
-from bot.core.registry import ButtonAction, Click, Command, Plan, Reply, Role
-from bot.moderation.bans.book import UNBAN_ACTION, BanRecord, record_from_stream
+from bot.core.registry import ButtonAction, Command
+from bot.moderation.bans.book import UnbanOutcome
+from bot.moderation.bans.record import BanRecord, record_from_stream
+from bot.moderation.bans.render import UNBAN_ACTION, ban_entry, closure_text
 from bot.settings import Settings
 from bot.slack import blocks
-from bot.slack.blocks import Button, code, date_token, escape, truncate
+from bot.slack.blocks import Button, code, date_token
 from bot.stream.client import MAX_BANS_OFFSET
 
 MODERATOR_MAX_BAN = timedelta(days=1)
 REASON_LIMIT = 500
 PAGE_SIZE = 20  # bans per /bans page: a header, 20 sections and the buttons stay under 50 blocks
-REASON_SHOWN = 200  # characters of a reason shown in /bans (the notification has all of it)
 BANS_PAGE_ACTION = "callmod_bans_page"
 
 
@@ -70,30 +71,11 @@ def _ban_plan(args: BanArgs) -> Plan:
     )
 
 
-def stream_reason(reason: str | None, slack_user_name: str) -> str:
-    """The reason Stream stores names the Slack moderator, since Stream only sees the bot."""
-    by = f"(by @{slack_user_name} via Slack)"
-    return f"{reason} {by}" if reason else by
-
-
 async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
-    minutes = math.ceil(args.duration.total_seconds() / 60) if args.duration else None
-    ctx.bans.expect_own_ban(args.user)
-    await ctx.stream.ban(
-        args.user,
-        banned_by_id=ctx.settings.mod_stream_user_id,
-        reason=stream_reason(args.reason, ctx.actor.user_name),
-        timeout_minutes=minutes,
-        ip_ban=args.ip_ban,
+    record = await ctx.bans.ban(
+        ctx.actor, args.user, reason=args.reason, duration=args.duration, ip_ban=args.ip_ban
     )
-    record = await ctx.bans.announce_ban(
-        actor=ctx.actor,
-        user_id=args.user,
-        reason=args.reason,
-        duration=args.duration,
-        ip_ban=args.ip_ban,
-    )
-    posted, until = record.message_ts is not None, record.expires_at
+    until = record.expires_at
     if args.duration and until is not None:
         # The same instant as the notification's, so the two can never disagree.
         length = f"for {format_duration(args.duration)} (until {date_token(until)})"
@@ -101,7 +83,7 @@ async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
         length = "permanently"
     ip = " by IP (everyone sharing their address)" if args.ip_ban else ""
     text = f":hammer: {code(args.user)} is banned{ip} {length}."
-    if not posted:
+    if record.message_ts is None:
         text += "\n_(The ban notification could not be posted to the log channel.)_"
     return Reply(text, audited=True)
 
@@ -122,16 +104,11 @@ BAN = Command(
 # /unban --------------------------------------------------------------------------------------
 
 
-def _parse_user_only(text: str, settings: Settings) -> str:
-    return one_user(text)[0]
-
-
 async def _unban(ctx: ActionContext, user: str) -> Reply:
-    await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
+    result = await ctx.bans.unban(ctx.actor, user)
     # The updated notification is the audit trail; without one (a ban made while callmod did
     # not know of it) the dispatcher posts the audit line.
-    noted = await ctx.bans.record_unban(actor=ctx.actor, user_id=user)
-    return Reply(f":dove_of_peace: {code(user)} is no longer banned.", audited=noted)
+    return Reply(f":dove_of_peace: {code(user)} is no longer banned.", audited=result.announced)
 
 
 UNBAN = Command(
@@ -140,7 +117,7 @@ UNBAN = Command(
     usage="<user>",
     summary="Lift a user's ban",
     min_role=Role.ADMIN,
-    parse=_parse_user_only,
+    parse=user_argument,
     plan=lambda user: Plan(f"unban {code(user)}", target=user),
     run=_unban,
 )
@@ -153,18 +130,6 @@ def _parse_bans(text: str, settings: Settings) -> str | None:
     words = split_words(text)
     expect_count(words.positional, 0, 1)
     return parse_user(words.positional[0]) if words.positional else None
-
-
-def describe_ban(record: BanRecord, now: float) -> str:
-    line = f"• {code(record.user_id)}"
-    if record.expires_at is None:
-        line += " — permanent"
-    else:
-        left = timedelta(seconds=max(60.0, record.expires_at - now))
-        line += f" — {format_duration(left)} left (until {date_token(record.expires_at)})"
-    if record.reason:
-        line += f" — {escape(truncate(record.reason, REASON_SHOWN))}"
-    return line
 
 
 @dataclass(frozen=True)
@@ -203,7 +168,7 @@ def render_bans_page(page: BansPage, now: float) -> Reply:
         header = f"*Active bans* ({last})" if whole else f"*Active bans* {first}–{last}"
         if page.more:
             header += " (more on the next page)"
-    lines = [describe_ban(record, now) for record in page.records]
+    lines = [ban_entry(record, now) for record in page.records]
     parts = [blocks.section(header), *(blocks.section(line) for line in lines)]
     buttons = []
     if page.offset > 0:
@@ -272,31 +237,16 @@ async def _unban_button(ctx: ActionContext, click: Click) -> Reply:
         user = parse_user(click.value)
     except UsageError:
         return Reply(":warning: That Unban button names no valid user.")
-    earlier = ctx.bans.handled_by(click.message_ts)
-    if earlier is not None:
-        return Reply(f"That ban was already closed: {earlier}.")
-    book = ctx.bans
-    if click.message_ts is None:
-        await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
-        await book.record_unban(actor=ctx.actor, user_id=user)
-        return Reply(f":dove_of_peace: You unbanned {code(user)}.")
-    current = book.current_message(user)
-    if current is not None and current != click.message_ts:
-        return Reply(
-            f"That notification is about an earlier ban of {code(user)}; the ban in force has "
-            "its own notification. Use its Unban button or `/unban`."
-        )
-    earlier = book.claim(click.message_ts, ctx.actor)
-    if earlier is not None:
-        return Reply(f"That ban was already closed: {earlier}.")
-    try:
-        await ctx.stream.unban(user, unbanned_by_id=ctx.settings.mod_stream_user_id)
-    except BaseException:
-        book.release(click.message_ts)
-        raise
-    await book.record_unban(
-        actor=ctx.actor, user_id=user, channel=click.channel_id, message_ts=click.message_ts
-    )
+    result = await ctx.bans.unban(ctx.actor, user, clicked=click.message)
+    match result.outcome:
+        case UnbanOutcome.ALREADY_CLOSED:
+            how = closure_text(result.closure) if result.closure else "it had ended"
+            return Reply(f"That ban was already closed: {how}.")
+        case UnbanOutcome.EARLIER_BAN:
+            return Reply(
+                f"That notification is about an earlier ban of {code(user)}; the ban in force "
+                "has its own notification. Use its Unban button or `/unban`."
+            )
     return Reply(f":dove_of_peace: You unbanned {code(user)}.")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.dispatch import ActionContext
+from bot.core.context import ActionContext
+from bot.core.model import Plan, Reply, Role
 from bot.core.parsing import (
     describe_permissions,
     expect_count,
@@ -13,7 +14,7 @@ from bot.core.parsing import (
     parse_user,
     split_words,
 )
-from bot.core.registry import Command, Plan, Reply, Role
+from bot.core.registry import Command
 from bot.settings import Settings
 from bot.slack.blocks import code
 from bot.stream import CallRef, Permission

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.core.dispatch import ActionContext
-from bot.core.parsing import expect_count, one_user, parse_user, split_words
-from bot.core.registry import Command, Plan, Reply, Role
+from bot.core.context import ActionContext
+from bot.core.model import Plan, Reply, Role
+from bot.core.parsing import expect_count, one_user, parse_user, split_words, user_argument
+from bot.core.registry import Command
 from bot.settings import Settings
 from bot.slack.blocks import code, date_token
 
@@ -123,10 +124,6 @@ USERUNBLOCK = Command(
 )
 
 
-def _parse_user(text: str, settings: Settings) -> str:
-    return one_user(text)[0]
-
-
 async def _blocked(ctx: ActionContext, user: str) -> Reply:
     blocks = await ctx.stream.get_blocked_users(user)
     if not blocks:
@@ -144,7 +141,7 @@ BLOCKED = Command(
     usage="<user>",
     summary="List the users someone has blocked",
     min_role=Role.ADMIN,
-    parse=_parse_user,
+    parse=user_argument,
     plan=lambda user: Plan(f"list the users {code(user)} blocks", target=user),
     run=_blocked,
     writes=False,

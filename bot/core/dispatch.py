@@ -9,45 +9,34 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cachetools import FIFOCache
+
+from bot.core.audit import AuditSink, audit_line
+from bot.core.context import ActionContext
+from bot.core.model import Actor, Click, Plan, Reply, Role
 from bot.core.parsing import UsageError
-from bot.core.registry import Actor, Click, Command, Plan, Registry, Reply, Role
+from bot.core.registry import Command, Registry
 from bot.core.roles import RoleResolver
+from bot.moderation.bans.book import BanBook
+from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.blocks import Button, escape
 from bot.stream import StreamAPIError, StreamClient
 from bot.util.clock import Clock
 
-if TYPE_CHECKING:
-    from bot.moderation.bans.book import BanBook
-    from bot.settings import Settings
-
 log = logging.getLogger("callmod.actions")
 
 CONFIRM_ACTION = "callmod_confirm"
 CANCEL_ACTION = "callmod_cancel"
+REMEMBERED_CONFIRMATIONS = 10_000  # Confirm/Cancel nonces kept to answer double clicks
 
 
 @dataclass(frozen=True)
 class Parsed:
     args: Any
-
-
-@dataclass
-class ActionContext:
-    actor: Actor
-    stream: StreamClient
-    settings: Settings
-    clock: Clock
-    registry: Registry
-    bans: BanBook
-
-
-AuditSink = Callable[[str], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -64,7 +53,8 @@ class Services:
 class Dispatcher:
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._used_confirmations: OrderedDict[str, str] = OrderedDict()
+        # nonce -> the Slack user who confirmed or cancelled it
+        self._used_confirmations: FIFOCache[str, str] = FIFOCache(REMEMBERED_CONFIRMATIONS)
 
     @property
     def registry(self) -> Registry:
@@ -187,8 +177,6 @@ class Dispatcher:
         if earlier is not None:
             return earlier
         self._used_confirmations[nonce] = actor.user_id
-        while len(self._used_confirmations) > 10_000:
-            self._used_confirmations.popitem(last=False)
         return None
 
     def context(self, actor: Actor) -> ActionContext:
@@ -198,7 +186,6 @@ class Dispatcher:
             stream=services.stream,
             settings=services.settings,
             clock=services.clock,
-            registry=services.registry,
             bans=services.bans,
         )
 
@@ -275,13 +262,6 @@ def _outcome_advice(error: StreamAPIError) -> str:
     if error.maybe_applied:
         return " It may have been applied before the answer was lost; check before retrying."
     return "" if "nothing was changed" in error.sentence.lower() else " Nothing was changed."
-
-
-def audit_line(actor: Actor, plan: Plan, result: str) -> str:
-    line = f"{blocks.mention(actor.user_id)} · {plan.summary}"
-    if plan.reason:
-        line += f" · reason: {escape(plan.reason)}"
-    return f"{line} · {result}"
 
 
 def _usage(command: Command[Any], problem: str) -> Reply:

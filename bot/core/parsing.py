@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.settings import Settings
 from bot.slack.blocks import code
 from bot.stream import CallRef, Permission, Track
 
@@ -102,6 +103,11 @@ def one_user(text: str, allowed_flags: Collection[str] = ()) -> tuple[str, Words
     words = split_words(text, allowed_flags)
     expect_count(words.positional, 1, 1)
     return parse_user(words.positional[0]), words
+
+
+def user_argument(text: str, settings: Settings) -> str:
+    """The parser of every command whose only argument is one user (`/unban`, `/blocked`)."""
+    return one_user(text)[0]
 
 
 def parse_users(word: str) -> tuple[str, ...]:

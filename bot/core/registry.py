@@ -8,57 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-if TYPE_CHECKING:
-    from bot.core.dispatch import ActionContext
-    from bot.settings import Settings
+from bot.core.context import ActionContext
+from bot.core.model import Click, Plan, Reply, Role
+from bot.settings import Settings
 
 A = TypeVar("A")
-
-
-class Role(IntEnum):
-    NONE = 0
-    MODERATOR = 1
-    ADMIN = 2
-
-    @property
-    def label(self) -> str:
-        return {Role.NONE: "nobody", Role.MODERATOR: "moderator", Role.ADMIN: "admin"}[self]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The Slack user behind a command or click."""
-
-    user_id: str
-    user_name: str
-    role: Role
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a parsed command is about to do, in words: for confirmations, failures and the audit.
-
-    `summary` is mrkdwn, already escaped, e.g. "kick `sara` from `default:call-123`".
-    """
-
-    summary: str
-    target: str | None = None
-    call: str | None = None
-    detail: str | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the moderator sees (mrkdwn, already escaped)."""
-
-    text: str
-    blocks: list[dict[str, Any]] | None = None
-    audited: bool = False  # the action posted its own channel message (ban notifications)
-    outcome: str = "done"  # for metrics: done, failed, maybe_applied, denied, usage, confirm, error
 
 
 @dataclass(frozen=True)
@@ -86,16 +42,6 @@ class Command(Generic[A]):
     def role_needed(self, args: A) -> Role:
         needed = self.required_role(args) if self.required_role else self.min_role
         return max(needed, self.min_role)
-
-
-@dataclass(frozen=True)
-class Click:
-    """A button press, after Bolt verified it: who pressed, what, and on which message."""
-
-    actor: Actor
-    value: str
-    channel_id: str | None
-    message_ts: str | None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.registry import Role
+from bot.core.model import Role
 from bot.util.clock import Clock
 
 log = logging.getLogger("callmod.roles")

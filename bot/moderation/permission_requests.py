@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
 
-from bot.core.dispatch import ActionContext, AuditSink, audit_line
+from bot.core.audit import AuditSink, audit_line
+from bot.core.context import ActionContext
+from bot.core.model import Click, Plan, Reply, Role
 from bot.core.parsing import PERMISSION_PHRASES, UsageError, describe_permissions, parse_call
-from bot.core.registry import ButtonAction, Click, Plan, Reply, Role
+from bot.core.registry import ButtonAction
 from bot.slack import blocks
 from bot.slack.blocks import Button, code, date_token, escape, mention
 from bot.slack.poster import SlackPoster, SlackPostError

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core.dispatch import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
-from bot.core.registry import Reply
+from bot.core.model import Reply
 from bot.runtime.logs import new_request_id
 from bot.runtime.metrics import Metrics
 from bot.util.inflight import InFlight

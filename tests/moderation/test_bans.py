@@ -15,7 +15,8 @@ import bot.moderation.bans.book
 from bot.local.emulator.server import RecordedRequest
 from bot.local.fake_slack import PostedMessage
 from bot.local.stack import ADMIN, LOG_CHANNEL, MODERATOR, OUTSIDER, LocalStack
-from bot.moderation.bans.book import UNBAN_ACTION, BanBook
+from bot.moderation.bans.book import BanBook
+from bot.moderation.bans.render import UNBAN_ACTION
 from bot.runtime.callmod import Callmod
 from bot.slack.blocks import date_token
 from bot.stream import StreamClient
@@ -498,6 +499,8 @@ async def test_closed_notifications_are_remembered_within_a_bound(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bot.moderation.bans.book, "MAX_CLOSED_MESSAGES", 2)
+    await stack.stop_callmod()  # the bound is read when the book is made
+    await stack.start_callmod()
     for user in ("sara", "john", "alice"):
         await stack.slash(f"/ban {user} 1d")
         await stack.slash(f"/unban {user}")

@@ -1,25 +1,38 @@
-"""The ban lifecycle: announce → schedule → expire → announce.
+"""The ban lifecycle, owned in one place: ban → announce → schedule → expire → announce, and unban.
 
 Every ban callmod knows of (made through callmod, seen in a `user.banned` webhook, or found in
-Stream at start-up) gets a record; timed ones get a timer keyed by the banned user. When a timer
-fires, Stream is asked whether the ban is really gone (and told to lift it if it is not), the
-original notification is updated and a short line is posted. A step that fails raises, and the
-timer registry retries the fire with backoff; steps that already succeeded are not repeated.
+Stream at start-up) gets a record; timed ones get a timer keyed by the banned user. `ban` and
+`unban` make the Stream call themselves, so the ordering around it (marking callmod's own ban
+before Stream can echo it, claiming a clicked notification before a second click can) lives
+here and nowhere else. When a timer fires, Stream is asked whether the ban is really gone (and
+told to lift it if it is not), the original notification is updated and a short line is posted.
+A step that fails raises, and the timer registry retries the fire with backoff; steps that
+already succeeded are not repeated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from enum import Enum
+from typing import Any
 
-from bot.core.parsing import format_duration
-from bot.core.registry import Actor
-from bot.slack import blocks
-from bot.slack.blocks import Button, code, date_token, escape, mention
+from cachetools import LRUCache, TTLCache
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from bot.core.model import Actor, MessageRef
+from bot.moderation.bans.record import (
+    BanRecord,
+    Closure,
+    ClosureKind,
+    StreamActor,
+    record_from_stream,
+    stream_actor,
+)
+from bot.moderation.bans.render import expiry_line, lifted_notification, notification
 from bot.slack.poster import SlackPoster
 from bot.stream import Ban, StreamClient
 from bot.stream.events import UserBanned, UserUnbanned
@@ -28,56 +41,32 @@ from bot.util.timers import TimerRegistry
 
 log = logging.getLogger("callmod.bans")
 
-UNBAN_ACTION = "callmod_unban"
 OWN_ECHO_WINDOW = 300.0  # a user.banned webhook this soon after our own ban is its echo
+MAX_OWN_BANS = 100_000  # own bans remembered within the echo window
 # Stream stamps a ban a little before callmod records it (request latency, clock skew); a ban
 # Stream created later than this after ours is a different, newer ban.
 SAME_BAN_TOLERANCE = 60.0
 MAX_CLOSED_MESSAGES = 10_000  # notifications remembered for "already closed" answers to clicks
-
-Source = Literal["slack", "webhook", "stream"]
-
-
-@dataclass(slots=True)
-class BanRecord:
-    user_id: str
-    banned_by: str  # mrkdwn, already escaped: "<@U123>", "callmod" or "`dashboard-admin` in Stream"
-    reason: str | None
-    ip_ban: bool
-    created_at: float
-    expires_at: float | None
-    source: Source = "slack"  # made through callmod, told by a webhook, or read from Stream
-    banned_by_id: str | None = None  # the Stream user that made it, when known
-    channel: str | None = None
-    message_ts: str | None = None
-    closed_by: str | None = None  # the status line once unbanned, expired or replaced
-    lapsed_offline: bool = False  # found already expired at start-up
-    # Expiry progress, so a retried fire does not repeat the steps that succeeded.
-    lifted: bool = False
-    message_closed: bool = False
-    line_posted: bool = False
+REHYDRATE_MAX_WAIT = 300.0  # seconds between start-up rebuild attempts, at most
 
 
-def stream_actor(stream_user_id: str | None, bot_stream_user_id: str) -> str:
-    """Who made a ban, for bans callmod learns of from Stream (mrkdwn)."""
-    if stream_user_id is None:
-        return "someone in Stream"
-    if stream_user_id == bot_stream_user_id:
-        return "callmod"
-    return f"{code(stream_user_id)} in Stream"
+class UnbanOutcome(Enum):
+    UNBANNED = "unbanned"
+    ALREADY_CLOSED = "already_closed"  # the clicked notification's ban had ended already
+    EARLIER_BAN = "earlier_ban"  # the clicked notification is about an earlier ban
 
 
-def record_from_stream(ban: Ban, bot_stream_user_id: str) -> BanRecord:
-    return BanRecord(
-        user_id=ban.user_id,
-        banned_by=stream_actor(ban.banned_by_id, bot_stream_user_id),
-        reason=ban.reason,
-        ip_ban=False,  # Stream's ban list does not say
-        created_at=ban.created_at.timestamp(),
-        expires_at=ban.expires_at.timestamp() if ban.expires_at else None,
-        source="stream",
-        banned_by_id=ban.banned_by_id,
-    )
+@dataclass(frozen=True)
+class UnbanResult:
+    outcome: UnbanOutcome
+    closure: Closure | None = None  # for ALREADY_CLOSED: how that ban ended
+    announced: bool = False  # a notification in Slack now says the ban was lifted
+
+
+def stream_reason(reason: str | None, slack_user_name: str) -> str:
+    """The reason Stream stores names the Slack moderator, since Stream only sees the bot."""
+    by = f"(by @{slack_user_name} via Slack)"
+    return f"{reason} {by}" if reason else by
 
 
 class BanBook:
@@ -97,10 +86,12 @@ class BanBook:
         self._clock = clock
         self._bot_user = bot_stream_user_id
         self.records: dict[str, BanRecord] = {}
-        # user id -> when callmod last banned them (oldest first), to recognise webhook echoes
-        self._own_bans: OrderedDict[str, float] = OrderedDict()
-        # notification ts -> its closing status (or the click that is closing it right now)
-        self._closed_messages: OrderedDict[str, str] = OrderedDict()
+        # user id -> when callmod last banned them, to recognise Stream's webhook echoes
+        self._own_bans: TTLCache[str, float] = TTLCache(
+            MAX_OWN_BANS, ttl=OWN_ECHO_WINDOW, timer=clock.time
+        )
+        # notification ts -> how its ban ended (or the click that is ending it right now)
+        self._closed_messages: LRUCache[str, Closure] = LRUCache(MAX_CLOSED_MESSAGES)
         self.timers: TimerRegistry[BanRecord] = TimerRegistry(
             clock, self._expire, retry_base=retry_base
         )
@@ -127,40 +118,47 @@ class BanBook:
 
     @property
     def remembered_own_bans(self) -> int:
+        self._own_bans.expire()
         return len(self._own_bans)
 
     @property
     def remembered_messages(self) -> int:
         return len(self._closed_messages)
 
-    # -- bans made through callmod ---------------------------------------------------------------
+    # -- bans and unbans made through callmod -----------------------------------------------------
 
-    def expect_own_ban(self, user_id: str) -> None:
-        """Called before callmod asks Stream for a ban: Stream's `user.banned` echo can overtake
-        the answer (or answer a retried attempt), and must not be announced as a second ban."""
-        self._remember_own_ban(user_id, self._clock.time())
-
-    async def announce_ban(
+    async def ban(
         self,
-        *,
         actor: Actor,
         user_id: str,
+        *,
         reason: str | None,
         duration: timedelta | None,
         ip_ban: bool,
     ) -> BanRecord:
-        """Record a ban callmod just made in Stream, schedule its expiry and post the
-        notification; the record's `expires_at` is the one the notification shows."""
+        """Ban in Stream, then record, schedule and announce the ban. Raises `StreamAPIError`
+        when Stream refuses (nothing is announced then). The record's `expires_at` is the one
+        the notification shows; `message_ts` is None when the notification could not be posted.
+        """
+        # Stream's `user.banned` echo can overtake the answer (or answer a retried attempt):
+        # mark the ban as callmod's own first, so the echo is not announced as a second ban.
+        self._own_bans[user_id] = self._clock.time()
+        await self._stream.ban(
+            user_id,
+            banned_by_id=self._bot_user,
+            reason=stream_reason(reason, actor.user_name),
+            timeout_minutes=math.ceil(duration.total_seconds() / 60) if duration else None,
+            ip_ban=ip_ban,
+        )
         now = self._clock.time()
-        self._remember_own_ban(user_id, now)
+        self._own_bans[user_id] = now
         record = BanRecord(
             user_id=user_id,
-            banned_by=mention(actor.user_id),
+            banned_by=actor,
             reason=reason,
             ip_ban=ip_ban,
             created_at=now,
             expires_at=now + duration.total_seconds() if duration else None,
-            banned_by_id=self._bot_user,
         )
         previous = self.records.get(user_id)
         if previous is not None and self._is_unclaimed_echo(previous, now):
@@ -173,52 +171,54 @@ class BanBook:
         await self._announce(record, raise_on_failure=False)
         return record
 
-    async def record_unban(
-        self,
-        *,
-        actor: Actor,
-        user_id: str,
-        channel: str | None = None,
-        message_ts: str | None = None,
+    async def unban(
+        self, actor: Actor, user_id: str, *, clicked: MessageRef | None = None
+    ) -> UnbanResult:
+        """Lift a ban in Stream and close its notification. `clicked` names the notification
+        whose Unban button was pressed: a second click, or a click on the notification of an
+        earlier ban, changes nothing and says why. Raises `StreamAPIError` when Stream refuses.
+        """
+        if clicked is not None:
+            earlier = self._closed_messages.get(clicked.ts)
+            if earlier is not None:
+                return UnbanResult(UnbanOutcome.ALREADY_CLOSED, earlier)
+            current = self._current_message(user_id)
+            if current is not None and current != clicked.ts:
+                return UnbanResult(UnbanOutcome.EARLIER_BAN)
+            # Claimed before Stream is called, so a concurrent second click is told who got
+            # there first; released again if Stream refuses.
+            claim = Closure(ClosureKind.UNBANNING, actor, self._clock.time())
+            self._closed_messages[clicked.ts] = claim
+        try:
+            await self._stream.unban(user_id, unbanned_by_id=self._bot_user)
+        except BaseException:
+            if clicked is not None:
+                self._closed_messages.pop(clicked.ts, None)
+            raise
+        closure = Closure(ClosureKind.UNBANNED, actor, self._clock.time())
+        announced = await self._close_lifted(user_id, closure, clicked)
+        return UnbanResult(UnbanOutcome.UNBANNED, closure, announced)
+
+    async def _close_lifted(
+        self, user_id: str, closure: Closure, clicked: MessageRef | None
     ) -> bool:
-        """Close the ban callmod just lifted; `channel`/`message_ts` name the clicked
-        notification, if any. Returns whether a notification in Slack now says so."""
-        how = f"Unbanned by {mention(actor.user_id)} at {date_token(self._clock.time())}"
+        """Close the ban callmod just lifted. Returns whether a notification now says so."""
         record = self.records.get(user_id)
-        clicked = channel is not None and message_ts is not None
-        if record is not None and record.message_ts is None and clicked:
-            record.channel, record.message_ts = channel, message_ts  # posted before a restart
         if record is not None:
-            return await self._close(record, how, raise_on_failure=False)
-        if channel is not None and message_ts is not None:
-            # A notification callmod no longer tracks (posted before a restart, ban gone since).
-            self._remember_closed(message_ts, how)
-            text = f":dove_of_peace: The ban of {code(user_id)} is lifted."
-            parts = blocks.to_dicts([blocks.section(text), blocks.context(how)])
-            return await self._safe_send_update(channel, message_ts, f"{text} {how}.", parts)
-        return False
+            if record.message_ts is None and clicked is not None:
+                record.channel, record.message_ts = clicked.channel_id, clicked.ts
+            return await self._close(record, closure, raise_on_failure=False)
+        if clicked is None:
+            return False
+        # A notification callmod no longer tracks (posted before a restart, ban gone since).
+        self._closed_messages[clicked.ts] = closure
+        text, message = lifted_notification(user_id, closure)
+        return await self._safe_send_update(clicked.channel_id, clicked.ts, text, message)
 
-    def handled_by(self, message_ts: str | None) -> str | None:
-        """How the ban behind a notification was closed (for late Unban clicks)."""
-        return self._closed_messages.get(message_ts or "")
-
-    def claim(self, message_ts: str, actor: Actor) -> str | None:
-        """Mark a notification as being unbanned by `actor` before Stream is called, so that a
-        concurrent second click is told who got there first. Returns that earlier status, if
-        any; `release` undoes a claim whose unban failed."""
-        earlier = self._closed_messages.get(message_ts)
-        if earlier is not None:
-            return earlier
-        self._remember_closed(message_ts, f"Being unbanned by {mention(actor.user_id)}")
-        return None
-
-    def release(self, message_ts: str) -> None:
-        self._closed_messages.pop(message_ts, None)
-
-    def current_message(self, user_id: str) -> str | None:
+    def _current_message(self, user_id: str) -> str | None:
         """The ts of the notification of the user's ban in force, if callmod posted one."""
         record = self.records.get(user_id)
-        return record.message_ts if record is not None and record.closed_by is None else None
+        return record.message_ts if record is not None and record.closure is None else None
 
     # -- bans made elsewhere (webhooks) ----------------------------------------------------------
 
@@ -227,8 +227,7 @@ class BanBook:
             return  # a chat-channel ban: it does not keep anyone out of calls
         user_id = event.user.id
         by_id = event.banned_by.id if event.banned_by is not None else None
-        now = self._clock.time()
-        if by_id == self._bot_user and self._is_own_ban(user_id, now):
+        if by_id == self._bot_user and self._is_own_ban(user_id):
             return  # the echo of a ban callmod made and already announced
         created = event.created_at.timestamp()
         expires = event.expires_at.timestamp() if event.expires_at else None
@@ -237,7 +236,7 @@ class BanBook:
             known is not None
             and known.source != "slack"
             and known.message_ts is not None
-            and known.closed_by is None
+            and known.closure is None
             and abs(known.created_at - created) < 1
             and known.expires_at == expires
         ):
@@ -250,7 +249,6 @@ class BanBook:
             created_at=created,
             expires_at=expires,
             source="webhook",
-            banned_by_id=by_id,
         )
         await self._announce(record, raise_on_failure=True)
 
@@ -262,9 +260,10 @@ class BanBook:
         record = self.records.get(event.user.id)
         if record is None:
             return
-        by = f"{code(by_id)} in Stream" if by_id else "Stream"
-        how = f"Unbanned by {by} at {date_token(event.created_at)}"
-        await self._close(record, how, raise_on_failure=True)
+        closure = Closure(
+            ClosureKind.UNBANNED, stream_actor(by_id, self._bot_user), event.created_at.timestamp()
+        )
+        await self._close(record, closure, raise_on_failure=True)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -278,43 +277,30 @@ class BanBook:
         live = [
             r
             for r in records
-            if r.closed_by is None and (r.expires_at is None or r.expires_at > now)
+            if r.closure is None and (r.expires_at is None or r.expires_at > now)
         ]
         return sorted(live, key=lambda r: (r.expires_at is None, r.expires_at or 0.0, r.user_id))
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _remember_own_ban(self, user_id: str, now: float) -> None:
-        own = self._own_bans
-        own.pop(user_id, None)
-        own[user_id] = now
-        self._forget_old_own_bans(now)
-
-    def _forget_old_own_bans(self, now: float) -> None:
-        own = self._own_bans
-        while own and now - next(iter(own.values())) >= OWN_ECHO_WINDOW:
-            own.popitem(last=False)
-
-    def _is_own_ban(self, user_id: str, now: float) -> bool:
-        self._forget_old_own_bans(now)
+    def _is_own_ban(self, user_id: str) -> bool:
         at = self._own_bans.get(user_id)
-        return at is not None and at <= now
+        return at is not None and at <= self._clock.time()
 
     def _is_unclaimed_echo(self, record: BanRecord, now: float) -> bool:
         return (
             record.source == "webhook"
-            and record.banned_by_id == self._bot_user
-            and record.closed_by is None
+            and isinstance(record.banned_by, StreamActor)
+            and record.banned_by.is_callmod
+            and record.closure is None
             and record.message_ts is not None
             and abs(now - record.created_at) < OWN_ECHO_WINDOW
         )
 
-    def _remember_closed(self, message_ts: str, how: str) -> None:
-        closed = self._closed_messages
-        closed.pop(message_ts, None)
-        closed[message_ts] = how
-        while len(closed) > MAX_CLOSED_MESSAGES:
-            closed.popitem(last=False)
+    def _set_closure(self, record: BanRecord, closure: Closure) -> None:
+        record.closure = closure
+        if record.message_ts is not None:
+            self._closed_messages[record.message_ts] = closure
 
     async def _install(self, record: BanRecord, *, previous: BanRecord | None) -> None:
         """Make `record` the user's ban and set its timer; close `previous` as replaced."""
@@ -323,10 +309,11 @@ class BanBook:
             self.timers.schedule(record.user_id, record.expires_at, record)
         else:
             self.timers.cancel(record.user_id)
-        if previous is not None and previous is not record and previous.closed_by is None:
-            previous.closed_by = f"Replaced by a newer ban at {date_token(self._clock.time())}"
+        if previous is not None and previous is not record and previous.closure is None:
+            self._set_closure(
+                previous, Closure(ClosureKind.REPLACED, None, self._clock.time())
+            )
             if previous.message_ts is not None:
-                self._remember_closed(previous.message_ts, previous.closed_by)
                 await self._safe_update(previous)
 
     async def _announce(self, record: BanRecord, *, raise_on_failure: bool) -> bool:
@@ -344,15 +331,13 @@ class BanBook:
         record.channel, record.message_ts = self._channel, ts
         return True
 
-    async def _close(self, record: BanRecord, how: str, *, raise_on_failure: bool) -> bool:
+    async def _close(self, record: BanRecord, closure: Closure, *, raise_on_failure: bool) -> bool:
         """Close a ban that was lifted; the record stays until its notification says so, so a
         retried webhook can finish the job."""
         if self.records.get(record.user_id) is record:
             self.timers.cancel(record.user_id)
-        if record.closed_by is None:
-            record.closed_by = how
-            if record.message_ts is not None:
-                self._remember_closed(record.message_ts, how)
+        if record.closure is None:
+            self._set_closure(record, closure)
         if raise_on_failure:
             await self._update(record)
             updated = record.message_ts is not None
@@ -375,22 +360,13 @@ class BanBook:
                 return
             record.lifted = True
         expired_at = record.expires_at if record.expires_at is not None else self._clock.time()
-        if record.closed_by is None:
-            record.closed_by = f"Expired at {date_token(expired_at)}"
-            if record.message_ts is not None:
-                self._remember_closed(record.message_ts, record.closed_by)
+        if record.closure is None:
+            self._set_closure(record, Closure(ClosureKind.EXPIRED, None, expired_at))
         if record.message_ts is not None and not record.message_closed:
             await self._update(record)
             record.message_closed = True
         if self._channel is not None and not record.line_posted:
-            if record.lapsed_offline:
-                line = (
-                    f":hourglass: The ban of {code(user_id)} expired while callmod was offline "
-                    f"({date_token(expired_at)})."
-                )
-            else:
-                line = f":hourglass: The ban of {code(user_id)} has expired."
-            await self._poster.post(self._channel, line)
+            await self._poster.post(self._channel, expiry_line(record, expired_at))
             record.line_posted = True
         if self.records.get(user_id) is record:
             del self.records[user_id]
@@ -433,15 +409,17 @@ class BanBook:
         return True
 
     async def _rehydrate_with_retries(self) -> None:
-        delay = 1.0
-        while True:
-            try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=1, max=REHYDRATE_MAX_WAIT),
+            sleep=self._clock.sleep,
+            before_sleep=lambda state: log.warning(
+                "could not rebuild ban timers from Stream: %s; retrying",
+                state.outcome.exception() if state.outcome else None,
+            ),
+        ):
+            with attempt:
                 await self.rehydrate()
-                return
-            except Exception as exc:
-                log.warning("could not rebuild ban timers from Stream: %s; retrying", exc)
-                await self._clock.sleep(delay)
-                delay = min(delay * 2, 300.0)
 
     async def rehydrate(self) -> None:
         """Rebuild timers from Stream's bans. Bans that lapsed while callmod was down get a timer
@@ -465,31 +443,3 @@ class BanBook:
             self.timers.schedule(ban.user_id, record.expires_at, record)
         self.rehydrated.set()
         log.info("rebuilt %d bans from Stream; %d lapsed while offline", count, lapsed)
-
-
-def notification(record: BanRecord) -> tuple[str, list[dict[str, Any]]]:
-    """The ban message in the log channel: an Unban button while the ban is open, the closing
-    status (`record.closed_by`) instead once it is not."""
-    ip = " *by IP*" if record.ip_ban else ""
-    if record.expires_at is None:
-        length = "permanently"
-    else:
-        minutes = round((record.expires_at - record.created_at) / 60)
-        length = (
-            f"for {format_duration(timedelta(minutes=minutes))}, until "
-            f"{date_token(record.expires_at)}"
-        )
-    text = f":hammer: {code(record.user_id)} was banned{ip} by {record.banned_by} {length}."
-    lines = [text, f"Reason: {escape(record.reason) if record.reason else '_none given_'}"]
-    parts = [blocks.section("\n".join(lines))]
-    if record.closed_by is None:
-        parts.append(
-            blocks.actions(
-                [Button("Unban", UNBAN_ACTION, record.user_id, "danger")],
-                block_id=f"ban:{record.user_id}"[:255],
-            )
-        )
-    else:
-        parts.append(blocks.context(record.closed_by))
-        text = f"{text} {record.closed_by}."
-    return text, blocks.to_dicts(parts)

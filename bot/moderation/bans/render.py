@@ -1,0 +1,101 @@
+"""Ban records as Slack text, written once: the notification, its closing line, the expiry line
+and the one-line entry of `/bans`. Records hold data; only this module turns them into mrkdwn."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bot.core.model import Actor
+from bot.core.parsing import format_duration
+from bot.moderation.bans.record import BanRecord, Closure, ClosureKind, StreamActor
+from bot.slack import blocks
+from bot.slack.blocks import Button, code, date_token, escape, mention, truncate
+
+UNBAN_ACTION = "callmod_unban"
+REASON_SHOWN = 200  # characters of a reason shown in /bans (the notification has all of it)
+
+
+def who(actor: Actor | StreamActor | None) -> str:
+    """A Slack moderator as a mention, callmod's own Stream user as "callmod", anyone else by
+    their Stream id."""
+    if isinstance(actor, Actor):
+        return mention(actor.user_id)
+    if actor is None or actor.stream_user_id is None:
+        return "someone in Stream"
+    if actor.is_callmod:
+        return "callmod"
+    return f"{code(actor.stream_user_id)} in Stream"
+
+
+def closure_text(closure: Closure) -> str:
+    at = date_token(closure.at)
+    match closure.kind:
+        case ClosureKind.UNBANNING:
+            return f"Being unbanned by {who(closure.by)}"
+        case ClosureKind.UNBANNED if isinstance(closure.by, StreamActor) and not closure.by.known:
+            return f"Unbanned by Stream at {at}"
+        case ClosureKind.UNBANNED:
+            return f"Unbanned by {who(closure.by)} at {at}"
+        case ClosureKind.EXPIRED:
+            return f"Expired at {at}"
+        case ClosureKind.REPLACED:
+            return f"Replaced by a newer ban at {at}"
+
+
+def notification(record: BanRecord) -> tuple[str, list[dict[str, Any]]]:
+    """The ban message in the log channel: an Unban button while the ban is open, the closing
+    status instead once it is not."""
+    ip = " *by IP*" if record.ip_ban else ""
+    if record.expires_at is None:
+        length = "permanently"
+    else:
+        minutes = round((record.expires_at - record.created_at) / 60)
+        length = (
+            f"for {format_duration(timedelta(minutes=minutes))}, until "
+            f"{date_token(record.expires_at)}"
+        )
+    text = f":hammer: {code(record.user_id)} was banned{ip} by {who(record.banned_by)} {length}."
+    lines = [text, f"Reason: {escape(record.reason) if record.reason else '_none given_'}"]
+    parts = [blocks.section("\n".join(lines))]
+    if record.closure is None:
+        parts.append(
+            blocks.actions(
+                [Button("Unban", UNBAN_ACTION, record.user_id, "danger")],
+                block_id=f"ban:{record.user_id}"[:255],
+            )
+        )
+    else:
+        closed = closure_text(record.closure)
+        parts.append(blocks.context(closed))
+        text = f"{text} {closed}."
+    return text, blocks.to_dicts(parts)
+
+
+def lifted_notification(user_id: str, closure: Closure) -> tuple[str, list[dict[str, Any]]]:
+    """A notification callmod no longer tracks (posted before a restart), closed by an unban."""
+    text = f":dove_of_peace: The ban of {code(user_id)} is lifted."
+    how = closure_text(closure)
+    return f"{text} {how}.", blocks.to_dicts([blocks.section(text), blocks.context(how)])
+
+
+def expiry_line(record: BanRecord, expired_at: float) -> str:
+    if record.lapsed_offline:
+        return (
+            f":hourglass: The ban of {code(record.user_id)} expired while callmod was offline "
+            f"({date_token(expired_at)})."
+        )
+    return f":hourglass: The ban of {code(record.user_id)} has expired."
+
+
+def ban_entry(record: BanRecord, now: float) -> str:
+    """One line of `/bans`: who, how long is left, why."""
+    line = f"• {code(record.user_id)}"
+    if record.expires_at is None:
+        line += " — permanent"
+    else:
+        left = timedelta(seconds=max(60.0, record.expires_at - now))
+        line += f" — {format_duration(left)} left (until {date_token(record.expires_at)})"
+    if record.reason:
+        line += f" — {escape(truncate(record.reason, REASON_SHOWN))}"
+    return line
