@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
+
+from cachetools import FIFOCache
 
 from bot.core.audit import AuditSink, audit_line
 from bot.core.context import ActionContext
@@ -118,9 +119,9 @@ class PermissionDesk:
         self._default_call_type = default_call_type
         self._batch_window = batch_window
         self._batch_size = batch_size
-        self._max_requests = max_requests
-        self.requests: OrderedDict[str, RequestRecord] = OrderedDict()
-        self._by_delivery: OrderedDict[str, RequestRecord] = OrderedDict()
+        # The newest requests, by id (for clicks) and by webhook delivery (for Stream's retries).
+        self.requests: FIFOCache[str, RequestRecord] = FIFOCache(max_requests)
+        self._by_delivery: FIFOCache[str, RequestRecord] = FIFOCache(max_requests)
         self._open: dict[str, Batch] = {}  # call cid -> the batch new requests join
         self._flushers: set[asyncio.Task[None]] = set()
         self.stats = DeskStats()
@@ -178,10 +179,6 @@ class PermissionDesk:
         self.requests[record.id] = record
         self._by_delivery[delivery_id] = record
         self.stats.requests += 1
-        while len(self.requests) > self._max_requests:
-            self.requests.popitem(last=False)
-        while len(self._by_delivery) > self._max_requests:
-            self._by_delivery.popitem(last=False)
         return record
 
     def _batch_for(self, call: CallRef, channel: str, now: float) -> Batch:

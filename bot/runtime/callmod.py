@@ -23,8 +23,9 @@ from bot.runtime.logs import new_request_id
 from bot.runtime.metrics import Metrics
 from bot.runtime.server import build_web_app
 from bot.settings import Settings
-from bot.slack.bolt import ReplySender, build_bolt_app, slack_client
-from bot.slack.poster import SlackPoster, SlackPostError
+from bot.slack.bolt import Listeners, build_bolt_app
+from bot.slack.poster import SlackPoster, SlackPostError, slack_client
+from bot.slack.replies import ReplySender
 from bot.stream import StreamAPIError, StreamClient
 from bot.stream.events import (
     CallUserEvent,
@@ -110,9 +111,7 @@ class Callmod:
             client=self.slack,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             dispatcher=self.dispatcher,
-            inflight=self.inflight,
-            metrics=self.metrics,
-            replies=self.replies,
+            listeners=Listeners(inflight=self.inflight, metrics=self.metrics, replies=self.replies),
         )
         self.webhooks = WebhookReceiver(
             api_key=settings.stream_api_key,

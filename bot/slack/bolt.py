@@ -1,5 +1,7 @@
-"""Bolt wiring: every registry command becomes a slash-command handler; buttons go to the
-dispatcher. Handlers ack at once and do the Stream work after the ack."""
+"""Bolt wiring: every registry command becomes a slash-command listener, every registry button
+an action listener, and all of them go through one wrapper (`Listeners.wrap`): ack first, a
+request id, bounded post-ack work, the reply, metrics, and an error reference instead of a
+stack trace."""
 
 from __future__ import annotations
 
@@ -7,27 +9,20 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core.dispatch import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
 from bot.core.model import Reply
 from bot.runtime.logs import new_request_id
 from bot.runtime.metrics import Metrics
+from bot.slack.replies import ReplySender
 from bot.util.inflight import InFlight
 
 log = logging.getLogger("callmod.app")
-
 
 INTERNAL_ERROR = (
     ":x: callmod hit an internal error (ref `{ref}`) before it could act; nothing was sent to "
@@ -35,63 +30,55 @@ INTERNAL_ERROR = (
 )
 
 
-def slack_client(token: str, base_url: str) -> AsyncWebClient:
-    """A Web API client that retries rate limits (per Retry-After), 500/503 and dropped
-    connections — slack_sdk retries nothing unless told to."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=3),
-        ],
-    )
+@dataclass(frozen=True)
+class Answer:
+    reply: Reply
+    replace_original: bool = False  # replace the clicked message instead of a new ephemeral one
 
 
-class ReplySender:
-    """Ephemeral replies through the command's response_url, over one shared aiohttp session.
-
-    Bolt's `respond()` opens a new session (and connection) for every reply, and never raises
-    on an HTTP error; this sends through slack_sdk's webhook client with the session callmod
-    keeps for its whole life, and checks the status.
-    """
-
-    def __init__(self) -> None:
-        self.session: aiohttp.ClientSession | None = None
-        self.before_send: Callable[[], Awaitable[None]] | None = None  # see bot/util/inflight.py
-        self._retry_handlers: list[AsyncRetryHandler] = [
-            AsyncConnectionErrorRetryHandler(max_retry_count=2)
-        ]
-
-    async def send(self, response_url: str, reply: Reply, *, replace_original: bool) -> bool:
-        if not response_url:
-            log.warning("no response_url to answer on")
-            return False
-        if self.before_send is not None:
-            await self.before_send()
-        client = AsyncWebhookClient(
-            response_url,
-            session=self.session,
-            retry_handlers=self._retry_handlers,
-        )
-        try:
-            response = await client.send(
-                text=reply.text,
-                blocks=reply.blocks if reply.blocks is not None else [],
-                response_type="ephemeral",
-                replace_original=replace_original,
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("response_url failed: %s", type(exc).__name__)
-            return False
-        if response.status_code != 200:
-            log.warning("response_url answered HTTP %s", response.status_code)
-            return False
-        return True
+Payload = dict[str, Any]
+Work = Callable[[Payload], Awaitable[Answer]]
+Listener = Callable[..., Awaitable[None]]
 
 
-Handler = Callable[..., Awaitable[None]]
+class Listeners:
+    """The one wrapper every Bolt listener is made with."""
+
+    def __init__(self, *, inflight: InFlight, metrics: Metrics, replies: ReplySender) -> None:
+        self._inflight = inflight
+        self._metrics = metrics
+        self._replies = replies
+
+    def wrap(self, name: str, work: Work) -> Listener:
+        """`name` is `/kick` for a slash command, the action id for a button; metrics count it
+        without the slash."""
+        inflight, metrics, replies = self._inflight, self._metrics, self._replies
+        label = name.removeprefix("/")
+
+        async def listener(ack: Any, body: Payload) -> None:
+            # Tracked from before the ack, so "the HTTP ack arrived" implies "the work is counted".
+            async with inflight.track():
+                await ack()
+                async with inflight.slot():
+                    started = time.perf_counter()
+                    new_request_id()
+                    log.info("%s from %s", name, _user_id(body))
+                    try:
+                        answer = await work(body)
+                    except Exception:
+                        ref = secrets.token_hex(4)
+                        log.exception("listener %s failed (ref %s)", name, ref)
+                        answer = Answer(Reply(INTERNAL_ERROR.format(ref=ref), outcome="error"))
+                    await replies.send(
+                        str(body.get("response_url") or ""),
+                        answer.reply,
+                        replace_original=answer.replace_original,
+                    )
+                    metrics.commands.labels(label, answer.reply.outcome).inc()
+                    metrics.command_seconds.labels(label).observe(time.perf_counter() - started)
+
+        listener.__name__ = f"listener_{label}"
+        return listener
 
 
 def build_bolt_app(
@@ -99,50 +86,16 @@ def build_bolt_app(
     client: AsyncWebClient,
     signing_secret: str,
     dispatcher: Dispatcher,
-    inflight: InFlight,
-    metrics: Metrics,
-    replies: ReplySender,
+    listeners: Listeners,
 ) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
-    for command in dispatcher.registry:
-        app.command(command.slash)(
-            _slash_handler(command.name, dispatcher, inflight, metrics, replies)
-        )
-    app.command("/mod")(_slash_handler("mod", dispatcher, inflight, metrics, replies))
-
-    @app.action(CONFIRM_ACTION)
-    async def on_confirm(ack: Any, body: dict[str, Any]) -> None:
-        async with inflight.track():
-            await ack()
-            async with inflight.slot():
-                user, action = body.get("user") or {}, (body.get("actions") or [{}])[0]
-                reply = await _safely(
-                    dispatcher.confirmed(
-                        str(action.get("value", "")),
-                        user_id=str(user.get("id", "")),
-                        user_name=_user_name(user),
-                    )
-                )
-                await replies.send(body.get("response_url", ""), reply, replace_original=True)
-
-    @app.action(CANCEL_ACTION)
-    async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
-        async with inflight.track():
-            await ack()
-            async with inflight.slot():
-                user, action = body.get("user") or {}, (body.get("actions") or [{}])[0]
-                reply = await _safely(
-                    dispatcher.cancelled(
-                        str(action.get("value", "")),
-                        user_id=str(user.get("id", "")),
-                        user_name=_user_name(user),
-                    )
-                )
-                await replies.send(body.get("response_url", ""), reply, replace_original=True)
-
+    for name in [*(command.name for command in dispatcher.registry), "mod"]:
+        app.command(f"/{name}")(listeners.wrap(f"/{name}", _slash(name, dispatcher)))
+    app.action(CONFIRM_ACTION)(listeners.wrap(CONFIRM_ACTION, _confirm(dispatcher)))
+    app.action(CANCEL_ACTION)(listeners.wrap(CANCEL_ACTION, _cancel(dispatcher)))
     for action_id in dispatcher.registry.buttons:
-        app.action(action_id)(_button_handler(action_id, dispatcher, inflight, metrics, replies))
+        app.action(action_id)(listeners.wrap(action_id, _button(action_id, dispatcher)))
 
     @app.error
     async def on_error(error: Exception) -> None:
@@ -151,85 +104,66 @@ def build_bolt_app(
     return app
 
 
-def _slash_handler(
-    name: str, dispatcher: Dispatcher, inflight: InFlight, metrics: Metrics, replies: ReplySender
-) -> Handler:
-    async def handle(ack: Any, command: dict[str, Any]) -> None:
-        # Tracked from before the ack, so "the HTTP ack arrived" implies "the work is counted".
-        async with inflight.track():
-            await ack()
-            async with inflight.slot():
-                started = time.perf_counter()
-                new_request_id()
-                log.info("/%s from %s", name, command.get("user_id"))
-                reply = await _safely(
-                    dispatcher.run_slash(
-                        name,
-                        str(command.get("text") or ""),
-                        user_id=str(command.get("user_id", "")),
-                        user_name=str(command.get("user_name") or command.get("user_id", "")),
-                    )
-                )
-                await replies.send(
-                    str(command.get("response_url") or ""), reply, replace_original=False
-                )
-                metrics.commands.labels(name, reply.outcome).inc()
-                metrics.command_seconds.labels(name).observe(time.perf_counter() - started)
+def _slash(name: str, dispatcher: Dispatcher) -> Work:
+    async def work(body: Payload) -> Answer:
+        reply = await dispatcher.run_slash(
+            name,
+            str(body.get("text") or ""),
+            user_id=str(body.get("user_id", "")),
+            user_name=str(body.get("user_name") or body.get("user_id", "")),
+        )
+        return Answer(reply)
 
-    handle.__name__ = f"slash_{name}"
-    return handle
+    return work
 
 
-def _button_handler(
-    action_id: str,
-    dispatcher: Dispatcher,
-    inflight: InFlight,
-    metrics: Metrics,
-    replies: ReplySender,
-) -> Handler:
-    async def handle(ack: Any, body: dict[str, Any]) -> None:
-        async with inflight.track():
-            await ack()
-            async with inflight.slot():
-                new_request_id()
-                reply, replace = await _click(action_id, body, dispatcher)
-                await replies.send(
-                    str(body.get("response_url") or ""), reply, replace_original=replace
-                )
-                metrics.commands.labels(action_id, reply.outcome).inc()
+def _confirm(dispatcher: Dispatcher) -> Work:
+    async def work(body: Payload) -> Answer:
+        user = body.get("user") or {}
+        reply = await dispatcher.confirmed(
+            _action_value(body), user_id=str(user.get("id", "")), user_name=_user_name(user)
+        )
+        return Answer(reply, replace_original=True)
 
-    handle.__name__ = f"button_{action_id}"
-    return handle
+    return work
 
 
-async def _click(
-    action_id: str, body: dict[str, Any], dispatcher: Dispatcher
-) -> tuple[Reply, bool]:
-    user, action = body.get("user") or {}, (body.get("actions") or [{}])[0]
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-    try:
-        return await dispatcher.click(
+def _cancel(dispatcher: Dispatcher) -> Work:
+    async def work(body: Payload) -> Answer:
+        user = body.get("user") or {}
+        reply = await dispatcher.cancelled(
+            _action_value(body), user_id=str(user.get("id", "")), user_name=_user_name(user)
+        )
+        return Answer(reply, replace_original=True)
+
+    return work
+
+
+def _button(action_id: str, dispatcher: Dispatcher) -> Work:
+    async def work(body: Payload) -> Answer:
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        reply, replace = await dispatcher.click(
             action_id,
-            str(action.get("value", "")),
+            _action_value(body),
             user_id=str(user.get("id", "")),
             user_name=_user_name(user),
             channel_id=str(channel) if channel else None,
             message_ts=container.get("message_ts"),
         )
-    except Exception:
-        ref = secrets.token_hex(4)
-        log.exception("button listener failed (ref %s)", ref)
-        return Reply(INTERNAL_ERROR.format(ref=ref), outcome="error"), False
+        return Answer(reply, replace_original=replace)
+
+    return work
 
 
-async def _safely(work: Awaitable[Reply]) -> Reply:
-    try:
-        return await work
-    except Exception:
-        ref = secrets.token_hex(4)
-        log.exception("listener failed (ref %s)", ref)
-        return Reply(INTERNAL_ERROR.format(ref=ref), outcome="error")
+def _action_value(body: Payload) -> str:
+    action = (body.get("actions") or [{}])[0]
+    return str(action.get("value", ""))
+
+
+def _user_id(body: Payload) -> str:
+    return str(body.get("user_id") or (body.get("user") or {}).get("id") or "")
 
 
 def _user_name(user: dict[str, Any]) -> str:

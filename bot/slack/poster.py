@@ -13,9 +13,28 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger("callmod.slack")
+
+
+def slack_client(token: str, base_url: str) -> AsyncWebClient:
+    """A Web API client that retries rate limits (per Retry-After), 500/503 and dropped
+    connections — slack_sdk retries nothing unless told to."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
 
 
 class SlackPostError(Exception):
