@@ -1,23 +1,40 @@
 """Typed Stream webhook events (DESIGN.md §3 "Webhooks").
 
-`parse_event` turns a decoded webhook body into one of the frozen dataclasses below. Types we do
-not act on come back as `UnknownEvent`; a type we do know with a missing or malformed field raises
-`EventError`, whose message names the field.
+`parse_event` validates a decoded webhook body into one of the frozen pydantic models below,
+chosen by its "type". Types we do not act on come back as `UnknownEvent`; a type we do know with
+a missing or malformed field raises `EventError`, whose message names the field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Final, Literal, get_args
 
-from bot.util.timefmt import parse_stream_time
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-PERMISSION_REQUEST = "call.permission_request"
-USER_BANNED = "user.banned"
-USER_UNBANNED = "user.unbanned"
-CALL_USER_EVENT_TYPES = frozenset({"call.kicked_user", "call.blocked_user", "call.unblocked_user"})
+from bot.stream.models import StreamTime
+
+PERMISSION_REQUEST: Final = "call.permission_request"
+USER_BANNED: Final = "user.banned"
+USER_UNBANNED: Final = "user.unbanned"
+CallUserEventType = Literal["call.kicked_user", "call.blocked_user", "call.unblocked_user"]
+CALL_USER_EVENT_TYPES: frozenset[str] = frozenset(get_args(CallUserEventType))
 
 
 class EventError(ValueError):
@@ -29,50 +46,76 @@ class EventError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True)
-class EventUser:
-    id: str
-    name: str | None
+def _call_cid(value: str) -> str:
+    call_type, colon, call_id = value.partition(":")
+    if not (colon and call_type and call_id):
+        raise PydanticCustomError("call_cid", "must look like <type>:<id>")
+    return value
 
 
-@dataclass(frozen=True)
-class PermissionRequest:
-    call_cid: str
+_Text = Annotated[StrictStr, Field(min_length=1)]
+_OptionalText = Annotated[StrictStr | None, AfterValidator(lambda text: text or None)]
+_CallCid = Annotated[StrictStr, AfterValidator(_call_cid)]
+
+
+class _Body(BaseModel):
+    """A part of a webhook body. Stream adds fields freely (ignored) and may send null for an
+    absent field; the Python field names are accepted too, so the models can be built in code."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, body: Any) -> Any:
+        if isinstance(body, Mapping):
+            return {key: value for key, value in body.items() if value is not None}
+        return body
+
+
+class EventUser(_Body):
+    id: _Text
+    name: _OptionalText = None
+
+
+class PermissionRequest(_Body):
+    type: Literal["call.permission_request"] = PERMISSION_REQUEST
+    call_cid: _CallCid
     user: EventUser
-    permissions: tuple[str, ...]
-    created_at: datetime
+    permissions: Annotated[tuple[_Text, ...], Field(min_length=1)]
+    created_at: StreamTime
 
 
-@dataclass(frozen=True)
-class UserBanned:
+class UserBanned(_Body):
+    type: Literal["user.banned"] = USER_BANNED
     user: EventUser
-    banned_by: EventUser | None
-    reason: str | None
-    expires_at: datetime | None  # None: the ban is permanent
-    created_at: datetime
-    ip_ban: bool
-    shadow: bool
-    channel_cid: str | None  # Stream's "cid"; None for an app-wide ban
+    banned_by: EventUser | None = Field(None, validation_alias="created_by")
+    reason: _OptionalText = None
+    expires_at: StreamTime | None = Field(None, validation_alias="expiration")  # None: permanent
+    created_at: StreamTime
+    ip_ban: StrictBool = False
+    shadow: StrictBool = False
+    # Stream's "cid"; None for an app-wide ban
+    channel_cid: _OptionalText = Field(None, validation_alias=AliasChoices("cid", "channel_cid"))
 
 
-@dataclass(frozen=True)
-class UserUnbanned:
+class UserUnbanned(_Body):
+    type: Literal["user.unbanned"] = USER_UNBANNED
     user: EventUser
-    unbanned_by: EventUser | None
-    created_at: datetime
+    unbanned_by: EventUser | None = Field(None, validation_alias="created_by")
+    created_at: StreamTime
 
 
-@dataclass(frozen=True)
-class CallUserEvent:
-    type: str
-    call_cid: str
+class CallUserEvent(_Body):
+    type: CallUserEventType
+    call_cid: _CallCid
     user: EventUser
-    created_at: datetime
+    created_at: StreamTime
 
 
-@dataclass(frozen=True)
-class UnknownEvent:
-    type: str
+class UnknownEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: _Text
     payload: Mapping[str, Any]
 
 
@@ -89,159 +132,51 @@ class Delivery:
     event: StreamEvent
 
 
+def event_type(event: StreamEvent) -> str:
+    """The Stream type string of a parsed event (for logs and metrics)."""
+    return event.type
+
+
 def parse_event(payload: Mapping[str, Any]) -> StreamEvent:
-    """Parse a webhook body; raises EventError naming the bad field of a known type."""
-    event_type = payload.get("type")
-    if not isinstance(event_type, str) or not event_type:
-        raise EventError("type", "must be a non-empty string")
-    if event_type in CALL_USER_EVENT_TYPES:
-        return _call_user_event(event_type, payload)
-    parser = _PARSERS.get(event_type)
-    if parser is None:
-        return UnknownEvent(type=event_type, payload=payload)
-    return parser(payload)
+    """Parse a webhook body; raises EventError naming the first bad field of a known type."""
+    try:
+        return _EVENTS.validate_python(payload)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        # loc[0] is the union tag; list positions read as "permissions[0]".
+        path = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"][1:]
+        )
+        problem = "missing" if error["type"] == "missing" else error["msg"]
+        raise EventError(path.lstrip("."), problem) from None
 
 
-def _permission_request(payload: Mapping[str, Any]) -> PermissionRequest:
-    return PermissionRequest(
-        call_cid=_call_cid(payload, "call_cid"),
-        user=_user(payload, "user"),
-        permissions=_permissions(payload, "permissions"),
-        created_at=_time(payload, "created_at"),
-    )
-
-
-def _user_banned(payload: Mapping[str, Any]) -> UserBanned:
-    return UserBanned(
-        user=_user(payload, "user"),
-        banned_by=_optional_user(payload, "created_by"),
-        reason=_optional_str(payload, "reason"),
-        expires_at=_optional_time(payload, "expiration"),
-        created_at=_time(payload, "created_at"),
-        ip_ban=_flag(payload, "ip_ban"),
-        shadow=_flag(payload, "shadow"),
-        channel_cid=_optional_str(payload, "cid") or _optional_str(payload, "channel_cid"),
-    )
-
-
-def _user_unbanned(payload: Mapping[str, Any]) -> UserUnbanned:
-    return UserUnbanned(
-        user=_user(payload, "user"),
-        unbanned_by=_optional_user(payload, "created_by"),
-        created_at=_time(payload, "created_at"),
-    )
-
-
-def _call_user_event(event_type: str, payload: Mapping[str, Any]) -> CallUserEvent:
-    return CallUserEvent(
-        type=event_type,
-        call_cid=_call_cid(payload, "call_cid"),
-        user=_user(payload, "user"),
-        created_at=_time(payload, "created_at"),
-    )
-
-
-_PARSERS: dict[str, Callable[[Mapping[str, Any]], StreamEvent]] = {
-    PERMISSION_REQUEST: _permission_request,
-    USER_BANNED: _user_banned,
-    USER_UNBANNED: _user_unbanned,
+_CALL_USER = "call user event"
+_UNKNOWN = "unknown"
+_TAGS = {
+    PERMISSION_REQUEST: PERMISSION_REQUEST,
+    USER_BANNED: USER_BANNED,
+    USER_UNBANNED: USER_UNBANNED,
+    **dict.fromkeys(CALL_USER_EVENT_TYPES, _CALL_USER),
 }
 
 
-def _present(payload: Mapping[str, Any], key: str) -> bool:
-    return payload.get(key) is not None
+def _tag(body: Any) -> str:
+    kind = body.get("type")
+    return _TAGS.get(kind, _UNKNOWN) if isinstance(kind, str) else _UNKNOWN
 
 
-def _user_at(value: object, field: str) -> EventUser:
-    if not isinstance(value, Mapping):
-        raise EventError(field, "must be an object")
-    user_id = value.get("id")
-    if not isinstance(user_id, str) or not user_id:
-        raise EventError(f"{field}.id", "must be a non-empty string")
-    name = value.get("name")
-    if name is not None and not isinstance(name, str):
-        raise EventError(f"{field}.name", "must be a string")
-    return EventUser(id=user_id, name=name or None)
+def _unknown(body: Any) -> Any:
+    return {"type": body.get("type"), "payload": body}
 
 
-def _user(payload: Mapping[str, Any], key: str) -> EventUser:
-    if not _present(payload, key):
-        raise EventError(key, "missing")
-    return _user_at(payload[key], key)
-
-
-def _optional_user(payload: Mapping[str, Any], key: str) -> EventUser | None:
-    return _user_at(payload[key], key) if _present(payload, key) else None
-
-
-def _time_at(value: object, field: str) -> datetime:
-    try:
-        return parse_stream_time(value)
-    # Out-of-range nanoseconds surface as OverflowError or OSError from datetime.
-    except (ValueError, OverflowError, OSError):
-        raise EventError(field, "must be an RFC 3339 time or integer nanoseconds") from None
-
-
-def _time(payload: Mapping[str, Any], key: str) -> datetime:
-    if not _present(payload, key):
-        raise EventError(key, "missing")
-    return _time_at(payload[key], key)
-
-
-def _optional_time(payload: Mapping[str, Any], key: str) -> datetime | None:
-    return _time_at(payload[key], key) if _present(payload, key) else None
-
-
-def _optional_str(payload: Mapping[str, Any], key: str) -> str | None:
-    value = payload.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise EventError(key, "must be a string")
-    return value or None
-
-
-def _flag(payload: Mapping[str, Any], key: str) -> bool:
-    value = payload.get(key)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise EventError(key, "must be true or false")
-    return value
-
-
-def _call_cid(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key)
-    if value is None:
-        raise EventError(key, "missing")
-    if not isinstance(value, str):
-        raise EventError(key, "must be a string")
-    call_type, colon, call_id = value.partition(":")
-    if not (colon and call_type and call_id):
-        raise EventError(key, "must look like <type>:<id>")
-    return value
-
-
-def _permissions(payload: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = payload.get(key)
-    if value is None:
-        raise EventError(key, "missing")
-    if not isinstance(value, list) or not value:
-        raise EventError(key, "must be a non-empty list of strings")
-    for index, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            raise EventError(f"{key}[{index}]", "must be a non-empty string")
-    return tuple(value)
-
-
-def event_type(event: StreamEvent) -> str:
-    """The Stream type string of a parsed event (for logs and metrics)."""
-    match event:
-        case PermissionRequest():
-            return PERMISSION_REQUEST
-        case UserBanned():
-            return USER_BANNED
-        case UserUnbanned():
-            return USER_UNBANNED
-        case CallUserEvent() | UnknownEvent():
-            return event.type
+_EVENTS: TypeAdapter[StreamEvent] = TypeAdapter(
+    Annotated[
+        Annotated[PermissionRequest, Tag(PERMISSION_REQUEST)]
+        | Annotated[UserBanned, Tag(USER_BANNED)]
+        | Annotated[UserUnbanned, Tag(USER_UNBANNED)]
+        | Annotated[CallUserEvent, Tag(_CALL_USER)]
+        | Annotated[UnknownEvent, BeforeValidator(_unknown), Tag(_UNKNOWN)],
+        Discriminator(_tag),
+    ]
+)

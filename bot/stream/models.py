@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    StrictStr,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from bot.util.timefmt import parse_stream_time
 
@@ -59,29 +70,28 @@ class UnreadableResponse(ValueError):
     """Stream answered 2xx with JSON we cannot read."""
 
 
+def _stream_time(value: object) -> datetime:
+    if isinstance(value, datetime):  # a model built in code rather than read from JSON
+        return value
+    try:
+        return parse_stream_time(value)
+    # Out-of-range nanoseconds surface as OverflowError or OSError from datetime.
+    except (ValueError, OverflowError, OSError):
+        raise PydanticCustomError(
+            "stream_time", "must be an RFC 3339 time or integer nanoseconds"
+        ) from None
+
+
+StreamTime = Annotated[datetime, PlainValidator(_stream_time)]
+"""A pydantic field for a Stream date: RFC 3339 text or integer nanoseconds."""
+
+
 def ban_from_json(item: Mapping[str, Any]) -> Ban:
-    user = _mapping(item.get("user"), "bans[].user")
-    banned_by = item.get("banned_by")
-    expires = item.get("expires")
-    return Ban(
-        user_id=_text(user.get("id"), "bans[].user.id"),
-        user_name=_optional_text(user.get("name")),
-        banned_by_id=(
-            _optional_text(banned_by.get("id")) if isinstance(banned_by, Mapping) else None
-        ),
-        created_at=_time(item.get("created_at"), "bans[].created_at"),
-        expires_at=_time(expires, "bans[].expires") if expires is not None else None,
-        reason=_optional_text(item.get("reason")),
-    )
+    return Ban(**dict(_read(_BanAnswer, item, "bans[]")))
 
 
 def user_block_from_json(item: Mapping[str, Any]) -> UserBlock:
-    created = item.get("created_at")
-    return UserBlock(
-        user_id=_text(item.get("user_id"), "blocks[].user_id"),
-        blocked_user_id=_text(item.get("blocked_user_id"), "blocks[].blocked_user_id"),
-        created_at=_time(created, "blocks[].created_at") if created is not None else None,
-    )
+    return UserBlock(**dict(_read(_BlockAnswer, item, "blocks[]")))
 
 
 def list_field(body: object, name: str) -> list[Mapping[str, Any]]:
@@ -96,24 +106,37 @@ def list_field(body: object, name: str) -> list[Mapping[str, Any]]:
     return items
 
 
-def _mapping(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise UnreadableResponse(f"{where} is missing")
-    return value
+# Ban and UserBlock as Stream sends them, under the same field names. Unknown fields are ignored;
+# an optional text that is not a non-empty string reads as absent rather than failing the answer.
+_Id = Annotated[StrictStr, Field(min_length=1)]
+_OptionalText = Annotated[
+    str | None, BeforeValidator(lambda value: value if isinstance(value, str) and value else None)
+]
 
 
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise UnreadableResponse(f"{where} is missing")
-    return value
+class _BanAnswer(BaseModel):
+    user_id: _Id = Field(validation_alias=AliasPath("user", "id"))
+    user_name: _OptionalText = Field(None, validation_alias=AliasPath("user", "name"))
+    banned_by_id: _OptionalText = Field(None, validation_alias=AliasPath("banned_by", "id"))
+    created_at: StreamTime
+    expires_at: StreamTime | None = Field(None, validation_alias="expires")
+    reason: _OptionalText = None
 
 
-def _optional_text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+class _BlockAnswer(BaseModel):
+    user_id: _Id
+    blocked_user_id: _Id
+    created_at: StreamTime | None = None
 
 
-def _time(value: object, where: str) -> datetime:
+_Answer = TypeVar("_Answer", bound=BaseModel)
+
+
+def _read(model: type[_Answer], item: Mapping[str, Any], where: str) -> _Answer:
     try:
-        return parse_stream_time(value)
-    except ValueError as exc:
-        raise UnreadableResponse(f"{where} is not a timestamp") from exc
+        return model.model_validate(item)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join([where, *map(str, error["loc"])])
+        problem = "is not a timestamp" if error["type"] == "stream_time" else "is missing"
+        raise UnreadableResponse(f"{field} {problem}") from None

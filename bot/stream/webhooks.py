@@ -14,12 +14,12 @@ import hmac
 import json
 import logging
 import zlib
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from cachetools import TTLCache
 
 from bot.stream.events import Delivery, EventError, UnknownEvent, event_type, parse_event
 from bot.util.clock import Clock, SystemClock
@@ -49,41 +49,6 @@ class WebhookStats:
     dispatch_errors: int = 0
 
 
-class SeenWebhooks:
-    """Recently seen webhook ids: each expires `ttl` seconds after it was added, and the oldest
-    is evicted beyond `max_entries`."""
-
-    def __init__(self, *, ttl: float, max_entries: int, clock: Clock) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()
-
-    def __len__(self) -> int:
-        self._purge()
-        return len(self._expiry)
-
-    def __contains__(self, webhook_id: object) -> bool:
-        self._purge()
-        return webhook_id in self._expiry
-
-    def add(self, webhook_id: str) -> None:
-        self._purge()
-        self._expiry[webhook_id] = self._clock.time() + self._ttl
-        self._expiry.move_to_end(webhook_id)
-        while len(self._expiry) > self._max_entries:
-            self._expiry.popitem(last=False)
-
-    def _purge(self) -> None:
-        # Insertion order is expiry order (constant TTL), so expired entries sit at the front.
-        now = self._clock.time()
-        while self._expiry:
-            oldest, expires_at = next(iter(self._expiry.items()))
-            if expires_at > now:
-                break
-            del self._expiry[oldest]
-
-
 class _Rejected(Exception):
     def __init__(self, status: int, message: str, *, close: bool = False) -> None:
         super().__init__(message)
@@ -109,7 +74,11 @@ class WebhookReceiver:
         self._dispatch = dispatch
         self._clock: Clock = clock or SystemClock()
         self._max_body_bytes = max_body_bytes
-        self._seen = SeenWebhooks(ttl=dedupe_ttl, max_entries=dedupe_max, clock=self._clock)
+        # Ids expire by the injected clock. `in` never refreshes an entry, so the least recently
+        # used one that TTLCache evicts at `dedupe_max` is the oldest.
+        self._seen: TTLCache[str, bool] = TTLCache(
+            maxsize=dedupe_max, ttl=dedupe_ttl, timer=self._clock.time
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = WebhookStats()
 
@@ -140,7 +109,7 @@ class WebhookReceiver:
             self.stats.duplicates += 1
             logger.debug("webhook %r is a duplicate; acknowledged", webhook_id)
             return web.json_response({"status": "duplicate"})
-        self._seen.add(webhook_id)
+        self._seen[webhook_id] = True
         self.stats.accepted += 1
 
         if isinstance(event, UnknownEvent):
