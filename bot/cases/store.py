@@ -197,6 +197,16 @@ class CaseStore:
             expires_at=utc(new.expires_at) if new.expires_at else None,
         )
 
+    async def settle(self, number: int, outcome: Outcome) -> None:
+        """Record how an action that was opened before its Stream call ended. A case opened
+        before the call says `maybe_applied`, which stays true if callmod dies in between.
+        Raises `CaseNotFound`."""
+        async with self._write() as conn:
+            await self._lock_case(conn, number, exclusive=True)
+            await conn.execute(
+                sa.update(cases).where(cases.c.number == number).values(outcome=outcome.value)
+            )
+
     async def add_note(self, number: int, author: Actor, text: str) -> Note:
         """Attach a note. Concurrent notes on one case are all kept, ordered by `Note.id`.
         Raises `CaseNotFound`."""
@@ -353,6 +363,30 @@ class CaseStore:
         async with self._read() as conn:
             found = await self._load(conn, query)
         return found[0] if found and found[0].kind is Kind.BAN else None
+
+    async def open_bans(self) -> dict[str, Case]:
+        """`latest_open_ban` for every user at once (with messages), for rebuilding after a
+        restart: user id -> the case of the ban callmod last knew to be in force."""
+        live = (
+            cases.c.kind.in_([kind.value for kind in _BAN_STATE_KINDS]),
+            cases.c.voided_at.is_(None),
+            cases.c.outcome != Outcome.FAILED.value,
+            cases.c.target_user_id.is_not(None),
+        )
+        latest = (
+            sa.select(sa.func.max(cases.c.number).label("number"))
+            .where(*live)
+            .group_by(cases.c.target_user_id)
+            .subquery()
+        )
+        query = (
+            sa.select(cases)
+            .join(latest, latest.c.number == cases.c.number)
+            .where(cases.c.kind == Kind.BAN.value)
+        )
+        async with self._read() as conn:
+            found = await self._load(conn, query)
+        return {case.target_user_id: case for case in found if case.target_user_id is not None}
 
     async def export_csv(self, since: datetime, out: TextIO) -> int:
         """Write the cases created at or after `since` to `out` as CSV (header `CSV_COLUMNS`,

@@ -380,3 +380,29 @@ async def test_naive_times_are_refused(store: CaseStore) -> None:
         await store.prune(datetime(2027, 1, 1))
     with pytest.raises(ValueError, match="timezone"):
         await store.export_csv(datetime(2027, 1, 1), io.StringIO())
+
+
+async def test_settle_records_how_an_opened_action_ended(store: CaseStore) -> None:
+    opened = await store.record(slack_case(outcome=Outcome.MAYBE_APPLIED))
+    await store.settle(opened.number, Outcome.DONE)
+    settled = await store.get(opened.number)
+    assert settled is not None and settled.outcome is Outcome.DONE
+    with pytest.raises(CaseNotFound):
+        await store.settle(opened.number + 100, Outcome.DONE)
+
+
+async def test_open_bans_names_each_users_ban_in_force_with_its_messages(
+    store: CaseStore,
+) -> None:
+    sara = await store.record(slack_case(Kind.BAN, "sara"))
+    await store.link_message(sara.number, "C0MODLOG", "1.1", MessagePurpose.NOTIFICATION)
+    await store.record(slack_case(Kind.BAN, "bob"))
+    await store.record(slack_case(Kind.UNBAN, "bob"))
+    await store.record(slack_case(Kind.BAN, "alice", outcome=Outcome.FAILED))
+    john_old = await store.record(slack_case(Kind.BAN, "john"))
+    john = await store.record(slack_case(Kind.BAN, "john"))
+    assert john.number > john_old.number
+    found = await store.open_bans()
+    assert sorted(found) == ["john", "sara"]
+    assert found["john"].number == john.number
+    assert [(m.channel_id, m.ts) for m in found["sara"].messages] == [("C0MODLOG", "1.1")]
