@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -51,6 +52,7 @@ class Backend:
             api_key="bench-key", api_secret=secrets.token_hex(16), clock=SystemClock()
         )
         self.slack = FakeSlack(bot_token=BOT_TOKEN)
+        self._cases_dir = tempfile.TemporaryDirectory(prefix="callmod-bench-cases-")
 
     async def start(self) -> Info:
         stream_url = await self.emulator.start("127.0.0.1", 0)
@@ -64,6 +66,7 @@ class Backend:
             "stream_api_secret": self.emulator.api_secret,
             "slack_api_url": self.slack.api_url,
             "slack_base_url": self.slack.base_url,
+            "database_url": f"sqlite+aiosqlite:///{self._cases_dir.name}/cases.db",
         }
 
     async def handle(self, command: str, args: Info) -> Info:
@@ -96,6 +99,7 @@ class Backend:
     async def stop(self) -> None:
         await self.slack.stop()
         await self.emulator.stop()
+        self._cases_dir.cleanup()
 
     def _on_slack(self, event: SlackEvent) -> None:
         if self._push and isinstance(event, ResponsePost):

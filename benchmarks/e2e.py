@@ -8,6 +8,12 @@ Slack receiving the reply (backend process; both read the system-wide monotonic 
 
 Baseline: the smallest hand-written Bolt app doing the same external calls (ack, one plain httpx
 call to Stream, the audit line with chat.postMessage, respond()), served the same way.
+
+Second comparison, the case store's cost: the same full callmod with its SQLite case store (every
+command opens a case before its Stream call, settles it after and links its audit line: three
+committed write transactions) against callmod with `benchmarks.nostore.NoCaseStore`, which
+accepts the same calls and returns at once. The three sides run `REPEATS` times in alternating
+order (A B C, C B A, ...); each side's median repeat (by p99) is reported, failures of all repeats.
 """
 
 from __future__ import annotations
@@ -26,14 +32,18 @@ from benchmarks.procs import Child, Placement, pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
 from benchmarks.servers import Kind, ServerConfig
 
+SIDES: tuple[Kind, ...] = ("bare-kick", "callmod-nostore", "callmod")
+
 MODERATORS = 50
 COMMANDS_EACH = 40
 QUICK_MODERATORS = 10
 QUICK_COMMANDS_EACH = 4
 WARM_COMMANDS_EACH = 2
+REPEATS = 3  # whole measurements per side, in alternating order; the median repeat is reported
 REPLY_TIMEOUT = 30.0
 P99_GOAL_MS = 1000.0
 THROUGHPUT_GOAL = 50.0  # commands/s: every one of 50 moderators served once a second
+STORE_GOAL = 1.10  # recording a case adds at most 10% to a command (issue)
 
 NOTES = (
     f"End to end: {MODERATORS} moderators in closed loops, {COMMANDS_EACH} commands each per side "
@@ -41,7 +51,11 @@ NOTES = (
     "keep-alive pool; latency from sending the request to the fake Slack receiving the "
     "response_url reply. Baseline: a hand-written bare Bolt app making the same three calls "
     "(plain httpx to Stream, chat.postMessage, respond()). Goals chosen here: p99 ≤ 1 s and "
-    "≥ 50 commands/s."
+    "≥ 50 commands/s. Case store rows: the same callmod with its SQLite case store (file on "
+    "local disk, WAL, synchronous=FULL) against callmod with a stand-in store that keeps nothing "
+    f"(benchmarks/nostore.py); goal (issue): recording a case adds ≤ {STORE_GOAL - 1:.0%}. "
+    f"All sides run {REPEATS}× in alternating order; each side's median repeat (by p99) is "
+    "reported, with the failures of all repeats."
 )
 
 
@@ -51,6 +65,7 @@ class E2ERun:
     failures: list[str] = field(default_factory=list)
     commands: int = 0
     seconds: float = 0.0
+    attempted: int = 0  # commands sent over all repeats (a median run keeps its repeats' count)
 
     @property
     def throughput(self) -> float:
@@ -96,7 +111,7 @@ async def _moderator(
 
 
 async def _load(to: Target, moderators: int, commands: int, label: str) -> E2ERun:
-    result = E2ERun(commands=moderators * commands)
+    result = E2ERun(commands=moderators * commands, attempted=moderators * commands)
     started = time.monotonic()
     async with asyncio.TaskGroup() as group:
         for m in range(moderators):
@@ -138,22 +153,48 @@ async def _run(quick: bool) -> list[Row]:
     moderators, commands = (
         (QUICK_MODERATORS, QUICK_COMMANDS_EACH) if quick else (MODERATORS, COMMANDS_EACH)
     )
+    repeats = 1 if quick else REPEATS
     place = placement()
     backend, arrivals = backend_child(moderators, place.others)
+    runs: dict[Kind, list[E2ERun]] = {kind: [] for kind in SIDES}
     with pinned(place.others):
         async with backend:
             await backend.request("push", on=True)
             arrivals.attach()
             try:
-                bare = await measure(
-                    "bare-kick", backend, arrivals, place, moderators=moderators, commands=commands
-                )
-                ours = await measure(
-                    "callmod", backend, arrivals, place, moderators=moderators, commands=commands
-                )
+                # A B C C B A …: drift in the machine's load hits every side alike.
+                for repeat in range(repeats):
+                    for kind in SIDES if repeat % 2 == 0 else SIDES[::-1]:
+                        runs[kind].append(
+                            await measure(
+                                kind,
+                                backend,
+                                arrivals,
+                                place,
+                                moderators=moderators,
+                                commands=commands,
+                            )
+                        )
             finally:
                 arrivals.detach()
-    return _rows(ours, bare, moderators)
+    ours, nostore, bare = (
+        _median_run(runs[k]) for k in ("callmod", "callmod-nostore", "bare-kick")
+    )
+    return _rows(ours, bare, moderators) + _store_rows(ours, nostore, moderators)
+
+
+def _median_run(runs: list[E2ERun]) -> E2ERun:
+    """The repeat whose p99 is the median of the repeats' p99s, with the failures (and the
+    command count) of all repeats."""
+    ranked = sorted(runs, key=lambda run: percentile(run.latencies, 99))
+    middle = ranked[len(ranked) // 2]
+    return E2ERun(
+        latencies=middle.latencies,
+        failures=[failure for run in runs for failure in run.failures],
+        commands=middle.commands,
+        seconds=middle.seconds,
+        attempted=sum(run.commands for run in runs),
+    )
 
 
 def _rows(ours: E2ERun, bare: E2ERun, moderators: int) -> list[Row]:
@@ -184,9 +225,54 @@ def _rows(ours: E2ERun, bare: E2ERun, moderators: int) -> list[Row]:
             moderators,
             float(len(ours.failures)),
             float(len(bare.failures)),
-            f"of {ours.commands}",
+            f"of {ours.attempted}",
             goal="0",
             met=not ours.failures,
+        ),
+    ]
+
+
+def _store_rows(ours: E2ERun, nostore: E2ERun, moderators: int) -> list[Row]:
+    """callmod with its case store (value) against callmod with the stand-in (baseline)."""
+    p50, p99 = (percentile(ours.latencies, pct) * 1e3 for pct in (50, 99))
+    free50, free99 = (percentile(nostore.latencies, pct) * 1e3 for pct in (50, 99))
+    slower = f"≤ {STORE_GOAL:g}× no store"
+    return [
+        row(
+            "case store e2e throughput",
+            moderators,
+            ours.throughput,
+            nostore.throughput,
+            "cmd/s",
+            goal=f"≥ {1 / STORE_GOAL:.2f}× no store",
+            met=ours.throughput * STORE_GOAL >= nostore.throughput,
+        ),
+        row(
+            "case store e2e p50",
+            moderators,
+            p50,
+            free50,
+            "ms",
+            goal=slower,
+            met=p50 <= STORE_GOAL * free50,
+        ),
+        row(
+            "case store e2e p99",
+            moderators,
+            p99,
+            free99,
+            "ms",
+            goal=slower,
+            met=p99 <= STORE_GOAL * free99,
+        ),
+        row(
+            "case store e2e failed",
+            moderators,
+            float(len(ours.failures)),
+            float(len(nostore.failures)),
+            f"of {ours.attempted}",
+            goal="0",
+            met=not ours.failures and not nostore.failures,
         ),
     ]
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 
 from benchmarks.report import Row, format_table, row
+from bot.cases import CaseStore
 from bot.local.emulator import Ban, StreamEmulator
 from bot.moderation.bans.book import BanBook
+from bot.moderation.history.book import CaseBook
 from bot.slack.poster import SlackPoster
 from bot.stream import StreamClient
 from bot.util.clock import SystemClock
@@ -44,6 +47,11 @@ def _plant(emulator: StreamEmulator, count: int, now: float) -> None:
 
 async def _measure(count: int) -> tuple[float, float]:
     clock = SystemClock()
+    with tempfile.TemporaryDirectory() as folder:
+        return await _measure_in(count, clock, folder)
+
+
+async def _measure_in(count: int, clock: SystemClock, folder: str) -> tuple[float, float]:
     async with StreamEmulator(clock=clock) as emulator:
         _plant(emulator, count, clock.time())
         async with StreamClient(
@@ -54,8 +62,10 @@ async def _measure(count: int) -> tuple[float, float]:
             baseline = time.perf_counter() - started
             if len(paged) != count:
                 raise RuntimeError(f"paged {len(paged)} of {count} bans")
+            store = await CaseStore.open(f"sqlite+aiosqlite:///{folder}/cases.db", clock=clock)
             book = BanBook(
                 stream=stream,
+                cases=CaseBook(store, clock),
                 poster=SlackPoster(_NoSlack()),  # type: ignore[arg-type]
                 channel=None,
                 clock=clock,
@@ -67,6 +77,7 @@ async def _measure(count: int) -> tuple[float, float]:
             if len(book.timers) != count:
                 raise RuntimeError(f"rebuilt {len(book.timers)} of {count} timers")
             await book.stop()
+            await store.close()
     return ours, baseline
 
 

@@ -1,7 +1,10 @@
 """The two Slack-facing servers a benchmark compares, each meant to run in its own process.
 
 - `CallmodServer`: the full `bot.runtime.callmod.Callmod` (Bolt, registry, dispatcher, Stream
-  client, ban book), wired to the backends exactly as `bot.local.stack.LocalStack` wires it.
+  client, ban book, case store), wired to the backends exactly as `bot.local.stack.LocalStack`
+  wires it; the case store is SQLite on a file the backend process provides. Kind
+  `callmod-nostore` is the same server with `benchmarks.nostore.NoCaseStore` instead (cases
+  numbered, never stored), so the store's share of a command's time can be measured.
 - `BareBolt`: a bare Bolt `AsyncApp` served the same way (aiohttp, `slack_bolt.adapter.aiohttp`,
   same backlog). Mode `noop` only acks `/kick`. Mode `kick` is the smallest hand-written app that
   does what callmod does for `/kick` and `/unblock`: ack, one plain httpx call to Stream, the
@@ -24,7 +27,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import bot
 from benchmarks.backend import BOT_STREAM_USER, BOT_TOKEN, LOG_CHANNEL
+from benchmarks.nostore import NoCaseStore
 from benchmarks.procs import Info, run_child
+from bot.cases import CaseStore
 from bot.runtime.callmod import Callmod
 from bot.settings import POST_ACK_LIMIT, Settings
 from bot.util.clock import SystemClock
@@ -34,7 +39,8 @@ ADMIN_ID = "U0ADMIN01"
 ADMIN_NAME = "maria"
 BACKLOG = 1024  # what bot.runtime.callmod.Callmod.start uses
 
-Kind = Literal["callmod", "bare-noop", "bare-kick"]
+Kind = Literal["callmod", "callmod-nostore", "bare-noop", "bare-kick"]
+CALLMOD_KINDS: tuple[Kind, ...] = ("callmod", "callmod-nostore")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class CallmodServer:
     def __init__(self, config: ServerConfig) -> None:
         self._config = config
         self._callmod: Callmod | None = None
+        self._store: CaseStore | None = None
 
     def settings(self) -> Settings:
         backend = self._config.backend
@@ -74,12 +81,19 @@ class CallmodServer:
             "mod_stream_user_id": BOT_STREAM_USER,
             "mod_admins": [ADMIN_ID],
             "mod_log_channel": LOG_CHANNEL,
+            "database_url": self._config.backend["database_url"],
         }
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     async def start(self) -> Info:
         settings = self.settings()
-        self._callmod = Callmod(settings, clock=SystemClock())
+        clock = SystemClock()
+        if self._config.kind == "callmod-nostore":
+            self._store = NoCaseStore(clock)
+        else:
+            url = settings.database_url.get_secret_value()
+            self._store = await CaseStore.open(url, clock=clock)
+        self._callmod = Callmod(settings, clock=clock, store=self._store)
         base = await self._callmod.start("127.0.0.1", 0)
         return {"events_url": f"{base}/slack/events"}
 
@@ -93,6 +107,8 @@ class CallmodServer:
     async def stop(self) -> None:
         if self._callmod is not None:
             await self._callmod.stop()
+        if self._store is not None:
+            await self._store.close()
 
 
 class BareBolt:
@@ -175,5 +191,5 @@ class BareBolt:
 
 
 def main(conn: Connection, config: ServerConfig, cpus: frozenset[int] | None) -> None:
-    service = CallmodServer(config) if config.kind == "callmod" else BareBolt(config)
+    service = CallmodServer(config) if config.kind in CALLMOD_KINDS else BareBolt(config)
     run_child(conn, service, cpus)

@@ -1,4 +1,4 @@
-"""`python -m bot serve | console | manifest`."""
+"""`python -m bot serve | console | manifest | cases export`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import contextlib
 import logging
 import signal
 import sys
+from datetime import UTC, datetime
+from typing import TextIO
 
 from bot.settings import ConfigError, Settings, load_settings
 
@@ -21,7 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     man = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
     man.add_argument("--url", default=None, help="public /slack/events URL")
     man.add_argument("--socket-mode", action="store_true")
+    cases = sub.add_parser("cases", help="the case store: export cases as CSV")
+    cases_sub = cases.add_subparsers(dest="cases_command", required=True)
+    export = cases_sub.add_parser("export", help="write cases as CSV to standard output")
+    export.add_argument("--since", default="30d", help="how far back: 30d, 12h, 2w (default 30d)")
     args = parser.parse_args(argv)
+
+    if args.command == "cases":
+        return asyncio.run(export_cases(args.since, sys.stdout))
 
     if args.command == "manifest":
         from bot.slack.manifest import PLACEHOLDER_URL, manifest_yaml
@@ -58,11 +67,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def serve(settings: Settings) -> int:
+    from bot.cases import CaseStore, CaseStoreUnavailable
     from bot.runtime.callmod import Callmod
     from bot.util.clock import SystemClock
 
     log = logging.getLogger("callmod")
     clock = SystemClock()
+    try:
+        store = await CaseStore.open(settings.database_url.get_secret_value(), clock=clock)
+    except CaseStoreUnavailable as error:
+        print(f"callmod: {error}", file=sys.stderr)
+        return 2
     emulator = None
     if settings.stream_emulated:
         from bot.local.emulator import StreamEmulator
@@ -77,7 +92,7 @@ async def serve(settings: Settings) -> int:
             }
         )
         log.warning("STREAM_API_KEY is not set: using the embedded Stream emulator")
-    callmod = Callmod(settings, clock=clock)
+    callmod = Callmod(settings, clock=clock, store=store)
     base = await callmod.start(settings.host, settings.port)
     if emulator is not None:
         emulator.webhook_url = f"{base}/stream/webhook"
@@ -102,8 +117,39 @@ async def serve(settings: Settings) -> int:
     if socket_handler is not None:
         await socket_handler.close_async()  # type: ignore[no-untyped-call]
     await callmod.stop()
+    await store.close()
     if emulator is not None:
         await emulator.stop()
+    return 0
+
+
+async def export_cases(since: str, out: TextIO) -> int:
+    """`python -m bot cases export --since 30d`: the cases of the last 30 days as CSV."""
+    from bot.cases import CaseStore, CaseStoreUnavailable
+    from bot.core.parsing import UsageError, parse_duration
+    from bot.util.clock import SystemClock
+
+    try:
+        settings = load_settings()
+        window = parse_duration(since)
+    except ConfigError as error:
+        print(f"callmod: {error}", file=sys.stderr)
+        return 2
+    except UsageError as error:
+        print(f"callmod: --since: {error} (e.g. 30d)", file=sys.stderr)
+        return 2
+    clock = SystemClock()
+    try:
+        store = await CaseStore.open(settings.database_url.get_secret_value(), clock=clock)
+    except CaseStoreUnavailable as error:
+        print(f"callmod: {error}", file=sys.stderr)
+        return 2
+    try:
+        start = datetime.fromtimestamp(clock.time(), tz=UTC) - window
+        written = await store.export_csv(start, out)
+    finally:
+        await store.close()
+    print(f"callmod: exported {written} cases since {start:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
     return 0
 
 

@@ -34,6 +34,9 @@ _HINTS: dict[str, str] = {
     "mod_log_channel": "a Slack channel id like C0123ABCD or a name like #mod-log",
     "mod_requests_channel": "a Slack channel id like C0123ABCD or a name like #mod-requests",
     "port": "a TCP port number from 1 to 65535",
+    "database_url": "an SQLAlchemy async URL: sqlite+aiosqlite:///callmod.db or "
+    "postgresql+asyncpg://user:password@host/db",
+    "mod_case_retention_days": "a whole number of days (unset keeps cases forever)",
 }
 
 
@@ -84,6 +87,9 @@ class Settings(BaseSettings):
     # Acked commands doing their Stream and Slack work at once; the rest wait their turn.
     mod_max_concurrent_actions: int = Field(default=POST_ACK_LIMIT, ge=1, le=256)
 
+    database_url: SecretStr = SecretStr("sqlite+aiosqlite:///callmod.db")  # may hold a password
+    mod_case_retention_days: int | None = Field(default=None, ge=1)
+
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_format: Literal["text", "json"] = "text"
@@ -128,6 +134,18 @@ class Settings(BaseSettings):
         if value is not None and not CHANNEL.match(value):
             raise ValueError(f"{value!r} is not a channel id or name")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("mod_case_retention_days", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("slack_api_url")
     @classmethod

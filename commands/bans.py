@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.cases.models import Kind
 from bot.core.context import ActionContext
 from bot.core.model import Click, Plan, Reply, Role
 from bot.core.parsing import (
@@ -68,12 +69,19 @@ def _ban_plan(args: BanArgs) -> Plan:
         target=args.user,
         detail=length,
         reason=args.reason,
+        kind=Kind.BAN,
+        duration=args.duration,
     )
 
 
 async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
     record = await ctx.bans.ban(
-        ctx.actor, args.user, reason=args.reason, duration=args.duration, ip_ban=args.ip_ban
+        ctx.actor,
+        args.user,
+        reason=args.reason,
+        duration=args.duration,
+        ip_ban=args.ip_ban,
+        ticket=ctx.ticket,
     )
     until = record.expires_at
     if args.duration and until is not None:
@@ -118,7 +126,7 @@ UNBAN = Command(
     summary="Lift a user's ban",
     min_role=Role.ADMIN,
     parse=user_argument,
-    plan=lambda user: Plan(f"unban {code(user)}", target=user),
+    plan=lambda user: Plan(f"unban {code(user)}", target=user, kind=Kind.UNBAN),
     run=_unban,
 )
 
@@ -242,12 +250,21 @@ async def _unban_button(ctx: ActionContext, click: Click) -> Reply:
         case UnbanOutcome.ALREADY_CLOSED:
             how = closure_text(result.closure) if result.closure else "it had ended"
             return Reply(f"That ban was already closed: {how}.")
+        case UnbanOutcome.ENDED:
+            return Reply(
+                f"That ban of {code(user)} has already ended; nothing was changed. "
+                f"`/bans {user}` shows whether a newer ban is in force."
+            )
         case UnbanOutcome.EARLIER_BAN:
             return Reply(
                 f"That notification is about an earlier ban of {code(user)}; the ban in force "
                 "has its own notification. Use its Unban button or `/unban`."
             )
-    return Reply(f":dove_of_peace: You unbanned {code(user)}.")
+    return Reply(
+        f":dove_of_peace: You unbanned {code(user)}.",
+        audited=result.announced,
+        did=Plan(f"unban {code(user)}", target=user, kind=Kind.UNBAN),
+    )
 
 
 UNBAN_BUTTON = ButtonAction(action_id=UNBAN_ACTION, min_role=Role.ADMIN, run=_unban_button)

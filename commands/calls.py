@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.cases.models import Kind
 from bot.core.context import ActionContext
 from bot.core.model import Plan, Reply, Role
 from bot.core.parsing import (
@@ -45,6 +46,7 @@ def _kick_plan(args: UserOnCall) -> Plan:
         f"kick {code(args.user)} from {code(args.call.cid)}{extra}",
         target=args.user,
         call=args.call.cid,
+        kind=Kind.KICK,
     )
 
 
@@ -89,7 +91,10 @@ BLOCK = Command(
     min_role=Role.MODERATOR,
     parse=_user_on_call,
     plan=lambda a: Plan(
-        f"block {code(a.user)} from {code(a.call.cid)}", target=a.user, call=a.call.cid
+        f"block {code(a.user)} from {code(a.call.cid)}",
+        target=a.user,
+        call=a.call.cid,
+        kind=Kind.BLOCK,
     ),
     run=_block,
 )
@@ -102,7 +107,10 @@ UNBLOCK = Command(
     min_role=Role.MODERATOR,
     parse=_user_on_call,
     plan=lambda a: Plan(
-        f"unblock {code(a.user)} on {code(a.call.cid)}", target=a.user, call=a.call.cid
+        f"unblock {code(a.user)} on {code(a.call.cid)}",
+        target=a.user,
+        call=a.call.cid,
+        kind=Kind.UNBLOCK,
     ),
     run=_unblock,
 )
@@ -156,6 +164,7 @@ MUTE = Command(
         target=",".join(a.users),
         call=a.call.cid,
         detail=_tracks_text(a.tracks),
+        kind=Kind.MUTE,
     ),
     run=_mute,
 )
@@ -190,6 +199,7 @@ MUTEALL = Command(
         f"mute {_tracks_text(a.tracks)} of everyone in {code(a.call.cid)}",
         call=a.call.cid,
         detail=_tracks_text(a.tracks),
+        kind=Kind.MUTE_ALL,
     ),
     run=_muteall,
     confirm=True,
@@ -237,7 +247,10 @@ SCREENSHARE = Command(
     min_role=Role.ADMIN,
     parse=_parse_screenshare,
     plan=lambda a: Plan(
-        f"set screen sharing in {code(a.call.cid)} to {a.mode}", call=a.call.cid, detail=a.mode
+        f"set screen sharing in {code(a.call.cid)} to {a.mode}",
+        call=a.call.cid,
+        detail=a.mode,
+        kind=Kind.SCREENSHARE,
     ),
     run=_screenshare,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.cases.models import Kind
 from bot.core.context import ActionContext
 from bot.core.model import Plan, Reply, Role
 from bot.core.parsing import (
@@ -43,6 +44,7 @@ def _grant_plan(a: PermissionChange) -> Plan:
         target=a.user,
         call=a.call.cid,
         detail=", ".join(a.permissions),
+        kind=Kind.GRANT,
     )
 
 
@@ -53,6 +55,7 @@ def _revoke_plan(a: PermissionChange) -> Plan:
         target=a.user,
         call=a.call.cid,
         detail=", ".join(a.permissions),
+        kind=Kind.REVOKE,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.cases.models import Kind
 from bot.core.context import ActionContext
 from bot.core.model import Plan, Reply, Role
 from bot.core.parsing import expect_count, one_user, parse_user, split_words, user_argument
@@ -53,6 +54,7 @@ DEACTIVATE = Command(
     plan=lambda a: Plan(
         f"deactivate {code(a.user)}" + (" and mark their messages deleted" if a.messages else ""),
         target=a.user,
+        kind=Kind.DEACTIVATE,
     ),
     run=_deactivate,
     confirm=True,
@@ -68,6 +70,7 @@ REACTIVATE = Command(
     plan=lambda a: Plan(
         f"reactivate {code(a.user)}" + (" and restore their messages" if a.messages else ""),
         target=a.user,
+        kind=Kind.REACTIVATE,
     ),
     run=_reactivate,
 )
@@ -108,7 +111,11 @@ USERBLOCK = Command(
     summary="Make one user block another (no rings or notifications)",
     min_role=Role.ADMIN,
     parse=_parse_pair,
-    plan=lambda a: Plan(f"make {code(a.user)} block {code(a.blocked)}", target=a.blocked),
+    plan=lambda a: Plan(
+        f"make {code(a.user)} block {code(a.blocked)}",
+        target=a.blocked,
+        kind=Kind.USER_BLOCK,
+    ),
     run=_userblock,
 )
 
@@ -119,7 +126,11 @@ USERUNBLOCK = Command(
     summary="Undo a user-to-user block",
     min_role=Role.ADMIN,
     parse=_parse_pair,
-    plan=lambda a: Plan(f"make {code(a.user)} unblock {code(a.blocked)}", target=a.blocked),
+    plan=lambda a: Plan(
+        f"make {code(a.user)} unblock {code(a.blocked)}",
+        target=a.blocked,
+        kind=Kind.USER_UNBLOCK,
+    ),
     run=_userunblock,
 )
 

@@ -24,6 +24,7 @@ MODULES = (
     "benchmarks.e2e",
     "benchmarks.client",
     "benchmarks.rehydrate",
+    "benchmarks.cases",
 )
 
 
@@ -57,3 +58,55 @@ def test_rehydration_benchmark_rebuilds_every_timer_on_its_quick_path() -> None:
 
     assert result["name"] == "rehydrate" and result["n"] == rehydrate.QUICK_SIZE
     assert isinstance(result["value"], float) and result["value"] > 0
+
+
+def test_case_history_benchmark_runs_its_quick_path() -> None:
+    from benchmarks import cases
+
+    rows = cases.run(quick=True)  # raises if the store's SQL no longer matches the baseline's
+
+    assert [r["name"] for r in rows] == [
+        "cases page p50",
+        "cases page p99",
+        "cases counts p99",
+        "/cases lookup p50",
+        "/cases lookup p99",
+    ]
+    for r in rows:
+        assert r["n"] == cases.QUICK_CASES
+        assert isinstance(r["value"], float) and r["value"] > 0
+        assert isinstance(r["baseline"], float) and r["baseline"] > 0
+    assert isinstance(rows[-1]["met"], bool)
+
+
+def test_the_no_store_stand_in_replaces_every_case_store_method() -> None:
+    """The e2e benchmark's "without the case store" side must never reach a database: every
+    public CaseStore method is overridden (a new one would fail the benchmark, not write)."""
+    from benchmarks.nostore import NoCaseStore
+    from bot.cases import CaseStore
+
+    public = {name for name in dir(CaseStore) if not name.startswith("_")}
+    assert public - set(vars(NoCaseStore)) == set()
+
+
+async def test_the_case_book_runs_a_command_through_the_no_store_stand_in() -> None:
+    from benchmarks.nostore import NoCaseStore
+    from bot.cases import Kind, MessagePurpose, Outcome
+    from bot.core.model import Actor, MessageRef, Plan, Role
+    from bot.moderation.history.book import CaseBook
+    from bot.util.clock import ManualClock
+
+    clock = ManualClock()
+    book = CaseBook(NoCaseStore(clock), clock)
+    maria = Actor("U0ADMIN01", "maria", Role.ADMIN)
+    plan = Plan("kick `sara` from `default:bench`", "sara", "default:bench", kind=Kind.KICK)
+
+    first = await book.open(maria, plan, "req-1")
+    await book.finish(first, Outcome.DONE)
+    await book.link(first, MessageRef("C0MODLOG", "1.000001"), MessagePurpose.AUDIT)
+    second = await book.open(maria, plan, "req-2")
+
+    assert first.recorded and first.numbers == [1] and second.numbers == [2]
+    assert book.pending == 0
+    assert await book.counts("sara") == {}
+    assert await book.store.open_bans() == {}

@@ -43,10 +43,12 @@ async def test_rate_limited_beyond_the_deadline_changes_nothing_and_says_so(
 async def test_server_errors_then_success_apply_the_action_once(stack: LocalStack) -> None:
     stack.emulator.faults.server_error(status=503, times=2, path="/block")
     result = await stack.slash("/block sara call-123")
-    assert stack.replies(result) == [":no_entry: `sara` is blocked from `default:call-123`."]
+    assert stack.replies(result) == [
+        ":no_entry: `sara` is blocked from `default:call-123`.\n_Case #1_"
+    ]
     assert writes(stack, "/block") == 3  # two refused, one applied
     assert "sara" in stack.emulator.state.calls["default:call-123"].blocked
-    assert stack.log_lines()[-1].endswith(":white_check_mark: done")
+    assert stack.log_lines()[-1].endswith(":white_check_mark: done · Case #1")
 
 
 async def test_a_dropped_answer_after_the_change_is_retried_and_applied_once(
@@ -68,7 +70,7 @@ async def test_a_dropped_answer_after_the_change_is_retried_and_applied_once(
     assert final.startswith(":zzz: `john` is deactivated")
     assert stack.emulator.state.users["john"].deactivated
     assert writes(stack, "/deactivate") == 2
-    assert stack.log_lines()[-1].endswith(":white_check_mark: done")
+    assert stack.log_lines()[-1].endswith(":white_check_mark: done · Case #1")
 
 
 async def test_an_answer_slower_than_the_deadline_is_reported_as_maybe_applied(

@@ -77,9 +77,11 @@ RULES: tuple[Rule, ...] = (
         only=("bot.util.*",),
     ),
     Rule(
-        "commands use the core, the domain, Stream, blocks, util and settings only",
+        "commands use the core, the domain, case values, Stream, blocks, util and settings only",
         importers=("commands.*",),
         only=(
+            "bot.cases.models",
+            "bot.cases.errors",
             "bot.core.*",
             "bot.moderation.*",
             "bot.stream.*",

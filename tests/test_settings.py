@@ -14,7 +14,7 @@ from bot.settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_PREFIXES = ("MOD_", "SLACK_", "STREAM_")
-OUR_NAMES = ("PORT", "HOST", "LOG_FORMAT", "LOG_LEVEL")
+OUR_NAMES = ("PORT", "HOST", "LOG_FORMAT", "LOG_LEVEL", "DATABASE_URL")
 SIGNING_SECRET = "s3cr3t-signing-value"
 STREAM_SECRET = "stream-secret-value"
 

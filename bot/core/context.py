@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.core.model import Actor
 from bot.moderation.bans.book import BanBook
+from bot.moderation.history.book import CaseBook, Ticket
 from bot.settings import Settings
 from bot.stream import StreamClient
 from bot.util.clock import Clock
@@ -18,3 +19,5 @@ class ActionContext:
     settings: Settings
     clock: Clock
     bans: BanBook
+    cases: CaseBook
+    ticket: Ticket | None = None  # the case(s) a command opened before running

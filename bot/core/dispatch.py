@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cachetools import FIFOCache
 
+from bot.cases.models import MessagePurpose, Outcome
 from bot.core.audit import AuditSink, audit_line
 from bot.core.context import ActionContext
 from bot.core.model import Actor, Click, Plan, Reply, Role
@@ -21,11 +22,14 @@ from bot.core.parsing import UsageError
 from bot.core.registry import Command, Registry
 from bot.core.roles import RoleResolver
 from bot.moderation.bans.book import BanBook
+from bot.moderation.history.book import CaseBook, Ticket
+from bot.moderation.history.render import history_button
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.blocks import Button, escape
 from bot.stream import StreamAPIError, StreamClient
 from bot.util.clock import Clock
+from bot.util.request_ids import request_id
 
 log = logging.getLogger("callmod.actions")
 
@@ -47,6 +51,7 @@ class Services:
     registry: Registry
     roles: RoleResolver
     bans: BanBook
+    cases: CaseBook
     audit: AuditSink
 
 
@@ -179,7 +184,7 @@ class Dispatcher:
         self._used_confirmations[nonce] = actor.user_id
         return None
 
-    def context(self, actor: Actor) -> ActionContext:
+    def context(self, actor: Actor, ticket: Ticket | None = None) -> ActionContext:
         services = self._services
         return ActionContext(
             actor=actor,
@@ -187,6 +192,8 @@ class Dispatcher:
             settings=services.settings,
             clock=services.clock,
             bans=services.bans,
+            cases=services.cases,
+            ticket=ticket,
         )
 
     async def click(
@@ -200,7 +207,8 @@ class Dispatcher:
         message_ts: str | None,
     ) -> tuple[Reply, bool]:
         """A press of one of the registry's buttons; returns the reply and whether it replaces
-        the clicked message. The role is checked on every click."""
+        the clicked message. The role is checked on every click; what a click changed
+        (`Reply.did`) is recorded as a case and audited, like a command."""
         button = self.registry.buttons.get(action_id)
         if button is None:
             return Reply(":warning: That button is not one callmod knows."), False
@@ -209,7 +217,7 @@ class Dispatcher:
             return _denied(actor, button.min_role, "use this button"), False
         click = Click(actor, value, channel_id, message_ts)
         try:
-            return await button.run(self.context(actor), click), button.replace_original
+            reply = await button.run(self.context(actor), click)
         except StreamAPIError as error:
             return Reply(f":x: Stream refused: {escape(error.sentence)}."), False
         except Exception:
@@ -219,16 +227,27 @@ class Dispatcher:
                 f":x: callmod hit an internal error (ref `{ref}`); the button may not have "
                 "taken effect. The on-call engineer can find the details in the logs."
             ), False
+        if reply.did is not None:
+            ticket = await self._services.cases.record_done(actor, reply.did, request_id.get())
+            reply = await self._after(actor, reply.did, reply, ticket)
+        return reply, button.replace_original
 
     async def execute(self, command: Command[Any], args: Any, actor: Actor) -> Reply:
+        """Run a parsed, authorized command. Its case is opened before Stream is called (so a
+        crash leaves "may have been applied", and notifications can show the number) and
+        settled after; every write leaves an audit line."""
         plan = command.plan(args)
+        cases = self._services.cases
+        ticket = await cases.open(actor, plan, request_id.get()) if command.writes else None
         try:
-            reply = await command.run(self.context(actor), args)
+            reply = await command.run(self.context(actor, ticket), args)
         except StreamAPIError as error:
+            outcome = Outcome.MAYBE_APPLIED if error.maybe_applied else Outcome.FAILED
             state = "may have been applied" if error.maybe_applied else "nothing was changed"
             sentence = escape(error.sentence)
-            if command.writes:
-                await self._audit(actor, plan, f":x: failed ({state}): {sentence}")
+            if ticket is not None:
+                await cases.finish(ticket, outcome)
+                await self._audit(actor, plan, f":x: failed ({state}): {sentence}", ticket)
             return Reply(
                 f":x: Could not {plan.summary}: {sentence}.{_outcome_advice(error)}",
                 outcome="maybe_applied" if error.maybe_applied else "failed",
@@ -236,25 +255,51 @@ class Dispatcher:
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("command /%s failed (ref %s)", command.name, ref)
-            if command.writes:
-                await self._audit(actor, plan, f":x: internal error (ref {ref}); result unknown")
+            if ticket is not None:
+                await cases.finish(ticket, Outcome.MAYBE_APPLIED)
+                await self._audit(
+                    actor, plan, f":x: internal error (ref {ref}); result unknown", ticket
+                )
             return Reply(
                 f":x: callmod hit an internal error while trying to {plan.summary} "
                 f"(ref `{ref}`); it may or may not have been applied. "
                 "The on-call engineer can find the details in the logs under that ref.",
                 outcome="error",
             )
-        if command.writes and not reply.audited:
-            posted = await self._audit(actor, plan, ":white_check_mark: done")
-            if not posted:
-                return Reply(
-                    reply.text + "\n_(The audit line could not be posted to the log channel.)_",
-                    reply.blocks,
-                )
-        return reply
+        if ticket is None:
+            return reply
+        await cases.finish(ticket, Outcome.DONE)
+        return await self._after(actor, plan, reply, ticket)
 
-    async def _audit(self, actor: Actor, plan: Plan, result: str) -> bool:
-        return await self._services.audit(audit_line(actor, plan, result))
+    async def _after(self, actor: Actor, plan: Plan, reply: Reply, ticket: Ticket) -> Reply:
+        """The audit line (unless the action announced itself) and what the moderator must know
+        about it and about the case."""
+        notes = []
+        if not reply.audited and not await self._audit(
+            actor, plan, ":white_check_mark: done", ticket
+        ):
+            notes.append("_(The audit line could not be posted to the log channel.)_")
+        if ticket.drafts and not ticket.recorded:
+            notes.append(
+                "_(The case could not be recorded: the case database is unavailable. callmod "
+                "keeps retrying; nothing is lost.)_"
+            )
+        elif ticket.label:
+            notes.append(f"_{ticket.label}_")
+        if not notes:
+            return reply
+        return replace(reply, text="\n".join([reply.text, *notes]))
+
+    async def _audit(self, actor: Actor, plan: Plan, result: str, ticket: Ticket) -> bool:
+        text = audit_line(actor, plan, result, ticket.label)
+        targets = [t for t in plan.targets if t is not None]
+        parts = [blocks.section(text)]
+        if targets:
+            parts.append(blocks.actions([history_button(t, len(targets) > 1) for t in targets[:5]]))
+        posted = await self._services.audit(text, blocks.to_dicts(parts))
+        if posted is not None:
+            await self._services.cases.link(ticket, posted, MessagePurpose.AUDIT)
+        return posted is not None
 
 
 def _outcome_advice(error: StreamAPIError) -> str:

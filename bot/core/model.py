@@ -1,15 +1,18 @@
 """The small vocabulary every layer shares: who acts (`Role`, `Actor`), what a command is about to
 do (`Plan`), what the moderator sees (`Reply`) and a button press (`Click`).
 
-It imports nothing from callmod, so the registry, the dispatcher, the moderation domain and the
-Slack adapter can all use it without importing each other.
+It imports nothing from callmod but the case kinds, so the registry, the dispatcher, the
+moderation domain and the Slack adapter can all use it without importing each other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import IntEnum
 from typing import Any
+
+from bot.cases.models import Kind
 
 
 class Role(IntEnum):
@@ -39,10 +42,17 @@ class Plan:
     """
 
     summary: str
-    target: str | None = None
+    target: str | None = None  # one Stream user id, or several joined by commas (a mute)
     call: str | None = None
     detail: str | None = None
     reason: str | None = None
+    kind: Kind | None = None  # the case it records; None for commands that change nothing
+    duration: timedelta | None = None
+
+    @property
+    def targets(self) -> tuple[str | None, ...]:
+        """One case is recorded per target, so each user's history shows it."""
+        return tuple(self.target.split(",")) if self.target else (None,)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class Reply:
     blocks: list[dict[str, Any]] | None = None
     audited: bool = False  # the action posted its own channel message (ban notifications)
     outcome: str = "done"  # for metrics: done, failed, maybe_applied, denied, usage, confirm, error
+    did: Plan | None = None  # what a button click changed: recorded as a case and audited
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,33 @@ signed exactly as Slack signs them; callmod reaches the emulator over a real soc
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from bot.cases import CaseStore
 from bot.local.emulator import StreamEmulator
 from bot.local.fake_slack import FakeSlack
 from bot.local.slack_driver import SlackDriver, SlashResult
 from bot.runtime.callmod import Callmod
 from bot.settings import Settings
-from bot.util.clock import Clock, ManualClock
+from bot.util.clock import Clock, ManualClock, SystemClock
+
+_template: Path | None = None
+
+
+async def copy_migrated_template(target: Path) -> None:
+    """A new, already migrated SQLite case store at `target`: migrating from scratch for every
+    stack would cost each test its time, so one migrated file per process is copied."""
+    global _template
+    if _template is None:
+        folder = Path(tempfile.mkdtemp(prefix="callmod-template-"))
+        url = f"sqlite+aiosqlite:///{folder}/template.db"
+        await (await CaseStore.open(url, clock=SystemClock())).close()
+        _template = folder / "template.db"
+    shutil.copyfile(_template, target)
 
 
 @dataclass(frozen=True)
@@ -54,18 +72,32 @@ class LocalStack:
         self._overrides = settings
         self.signing_secret = secrets.token_hex(16)
         self.callmod: Callmod | None = None
+        self.store: CaseStore | None = None
         self.driver: SlackDriver | None = None
+        # A throwaway SQLite case store unless DATABASE_URL is given (console and tests).
+        self._database_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.database_url = str(settings.get("database_url") or "")
+        if not self.database_url:
+            self._database_dir = tempfile.TemporaryDirectory(prefix="callmod-cases-")
+            self.database_url = f"sqlite+aiosqlite:///{self._database_dir.name}/callmod.db"
 
     async def start(self) -> None:
+        if self._database_dir is not None:
+            await copy_migrated_template(Path(self._database_dir.name) / "callmod.db")
         await self.emulator.start(host="127.0.0.1", port=0)
         await self.slack.start()
         self.slack.users.update({p.user_id: p.user_name for p in (ADMIN, MODERATOR, OUTSIDER)})
         await self.start_callmod()
 
     async def start_callmod(self) -> Callmod:
-        """(Re)start callmod alone, as after a deploy: the emulator keeps its state."""
+        """(Re)start callmod alone, as after a deploy: the emulator and the case store keep
+        their state."""
         settings = self.settings()
-        self.callmod = Callmod(settings, clock=self.clock, stream_clock=self.stream_clock)
+        url = settings.database_url.get_secret_value()
+        self.store = await CaseStore.open(url, clock=self.clock)
+        self.callmod = Callmod(
+            settings, clock=self.clock, store=self.store, stream_clock=self.stream_clock
+        )
         base = await self.callmod.start("127.0.0.1", 0, rehydrate=self._rehydrate)
         self.emulator.webhook_url = f"{base}/stream/webhook"
         if self.driver is not None:
@@ -86,6 +118,7 @@ class LocalStack:
             "mod_moderators": [MODERATOR.user_id],
             "mod_log_channel": LOG_CHANNEL,
             "mod_requests_channel": REQUESTS_CHANNEL,
+            "database_url": self.database_url,
         }
         values.update(self._overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -94,6 +127,9 @@ class LocalStack:
         if self.callmod is not None:
             await self.callmod.stop()
             self.callmod = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
 
     async def stop(self) -> None:
         if self.driver is not None:
@@ -101,6 +137,8 @@ class LocalStack:
         await self.stop_callmod()
         await self.emulator.stop()
         await self.slack.stop()
+        if self._database_dir is not None:
+            self._database_dir.cleanup()
 
     async def slash(self, line: str, who: Person = ADMIN) -> SlashResult:
         """`/kick sara call-123` as `who`; returns once callmod has finished all its work."""

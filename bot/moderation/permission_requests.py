@@ -19,11 +19,12 @@ from typing import Any, cast
 
 from cachetools import FIFOCache
 
-from bot.core.audit import AuditSink, audit_line
+from bot.cases.models import Kind
 from bot.core.context import ActionContext
 from bot.core.model import Click, Plan, Reply, Role
 from bot.core.parsing import PERMISSION_PHRASES, UsageError, describe_permissions, parse_call
 from bot.core.registry import ButtonAction
+from bot.moderation.history.render import history_button
 from bot.slack import blocks
 from bot.slack.blocks import Button, code, date_token, escape, mention
 from bot.slack.poster import SlackPoster, SlackPostError
@@ -103,7 +104,6 @@ class PermissionDesk:
         channel: str | None,
         clock: Clock,
         max_age: float,
-        audit: AuditSink,
         default_call_type: str = "default",
         batch_window: float = DEFAULT_BATCH_WINDOW,
         batch_size: int = MAX_REQUESTS_PER_MESSAGE,
@@ -115,7 +115,6 @@ class PermissionDesk:
         self._channel = channel
         self._clock = clock
         self._max_age = max_age
-        self._audit = audit
         self._default_call_type = default_call_type
         self._batch_window = batch_window
         self._batch_size = batch_size
@@ -314,8 +313,6 @@ class PermissionDesk:
         record.decided_at = self._clock.time()
         batch.version += 1
         note = await self._show_after_click(batch)
-        plan = _plan(record)
-        await self._audit(audit_line(actor, plan, ":white_check_mark: done"))
         if record.status is Status.APPROVED:
             text = (
                 f":white_check_mark: {_who(record)} may now {describe_permissions(record.granted)} "
@@ -326,7 +323,7 @@ class PermissionDesk:
                 f":no_entry_sign: Denied: {_who(record)} may not "
                 f"{describe_permissions(record.permissions)} in {code(record.call.cid)}."
             )
-        return Reply(text + note)
+        return Reply(text + note, did=_plan(record))  # the dispatcher records and audits it
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -368,6 +365,7 @@ def _buttons(record: RequestRecord) -> list[Button]:
             if p in APPROVE_ONLY_ACTIONS
         ]
     buttons.append(Button("Deny", DENY_ACTION, record.id, "danger"))
+    buttons.append(history_button(record.user_id))
     return buttons
 
 
@@ -410,7 +408,8 @@ def _plan(record: RequestRecord) -> Plan:
     else:
         asked = describe_permissions(record.permissions)
         summary = f"deny {code(record.user_id)}'s request to {asked} in {call}"
-    return Plan(summary, target=record.user_id, call=record.call.cid)
+    kind = Kind.REQUEST_APPROVED if record.status is Status.APPROVED else Kind.REQUEST_DENIED
+    return Plan(summary, target=record.user_id, call=record.call.cid, kind=kind)
 
 
 def _minutes(seconds: float) -> str:

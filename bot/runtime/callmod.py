@@ -3,7 +3,9 @@ webhooks, ban timers and the HTTP server. `serve`, the console and the tests all
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -15,11 +17,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from bot.cases import CaseStore, CaseStoreError
 from bot.core.dispatch import Dispatcher, Services
+from bot.core.model import MessageRef
 from bot.core.roles import RoleResolver
 from bot.moderation.bans.book import BanBook
+from bot.moderation.history.book import CaseBook
 from bot.moderation.permission_requests import PermissionDesk
-from bot.runtime.logs import new_request_id
 from bot.runtime.metrics import Metrics
 from bot.runtime.server import build_web_app
 from bot.settings import Settings
@@ -38,9 +42,12 @@ from bot.stream.events import (
 from bot.stream.webhooks import WebhookReceiver
 from bot.util.clock import Clock
 from bot.util.inflight import InFlight
+from bot.util.request_ids import new_request_id
 from commands import build_registry
 
 log = logging.getLogger("callmod")
+
+PRUNE_INTERVAL = 86_400.0  # MOD_CASE_RETENTION_DAYS is applied at start-up and daily
 
 WEBHOOK_RETRY_SECONDS = (
     3600.0  # keep retrying Slack/Stream for an hour before giving up on an event
@@ -49,9 +56,15 @@ WEBHOOK_RETRY_SECONDS = (
 
 class Callmod:
     def __init__(
-        self, settings: Settings, *, clock: Clock, stream_clock: Clock | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        store: CaseStore,
+        stream_clock: Clock | None = None,
     ) -> None:
-        """`stream_clock` paces the Stream client's retries (defaults to `clock`)."""
+        """`store` is the open case store (`open_store`); `stream_clock` paces the Stream
+        client's retries (defaults to `clock`)."""
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("callmod needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         if settings.stream_api_key is None or settings.stream_api_secret is None:
@@ -79,7 +92,10 @@ class Callmod:
             clock=clock,
             ttl=settings.mod_usergroup_cache_seconds,
         )
+        self.store = store
+        self.cases = CaseBook(store, clock, self.poster)
         self.bans = BanBook(
+            cases=self.cases,
             stream=stream,
             poster=self.poster,
             channel=settings.mod_log_channel,
@@ -91,7 +107,6 @@ class Callmod:
             channel=settings.requests_channel,
             clock=clock,
             max_age=settings.mod_request_max_age_seconds,
-            audit=self._audit,
             default_call_type=settings.mod_default_call_type,
         )
         for button in self.permission_requests.buttons():
@@ -104,6 +119,7 @@ class Callmod:
                 registry=self.registry,
                 roles=self.roles,
                 bans=self.bans,
+                cases=self.cases,
                 audit=self._audit,
             )
         )
@@ -129,6 +145,8 @@ class Callmod:
         )
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._pruner: asyncio.Task[None] | None = None
+        self.pruned = asyncio.Event()
         self.base_url = ""
 
     async def start(self, host: str, port: int, *, rehydrate: bool = True) -> str:
@@ -147,6 +165,8 @@ class Callmod:
         self._session = aiohttp.ClientSession()
         self.slack.session = self.replies.session = self._session
         self.bans.start(rehydrate=rehydrate)
+        if self.settings.mod_case_retention_days is not None:
+            self._pruner = asyncio.create_task(self._prune_daily())
         self._runner = web.AppRunner(self.web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, backlog=1024)
@@ -157,7 +177,11 @@ class Callmod:
 
     async def stop(self) -> None:
         await self.idle()
+        if self._pruner is not None:
+            self._pruner.cancel()
+            await asyncio.gather(self._pruner, return_exceptions=True)
         await self.bans.stop()
+        await self.cases.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
@@ -171,6 +195,26 @@ class Callmod:
             await self.webhooks.drain()
             await self.bans.idle()
             await self.permission_requests.idle()
+
+    async def prune_cases(self) -> int:
+        """Delete cases older than MOD_CASE_RETENTION_DAYS; returns how many went."""
+        days = self.settings.mod_case_retention_days
+        if days is None:
+            return 0
+        cutoff = datetime.fromtimestamp(self.clock.time(), tz=UTC) - timedelta(days=days)
+        pruned = await self.store.prune(cutoff)
+        log.info("pruned %d cases older than %d days", pruned, days)
+        return pruned
+
+    async def _prune_daily(self) -> None:
+        """At start-up, then once a day; a failure is logged and tried again the next day."""
+        while True:
+            try:
+                await self.prune_cases()
+            except CaseStoreError as error:
+                log.warning("could not prune old cases: %s", error)
+            self.pruned.set()  # for whoever waits for a round (tests on a manual clock)
+            await self.clock.sleep(PRUNE_INTERVAL)
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -186,10 +230,12 @@ class Callmod:
             "bans_rebuilt": self.bans.rehydrated.is_set(),
         }
 
-    async def _audit(self, text: str) -> bool:
-        if self.settings.mod_log_channel is None:
-            return False
-        return await self.poster.try_post(self.settings.mod_log_channel, text) is not None
+    async def _audit(self, text: str, blocks: list[dict[str, Any]]) -> MessageRef | None:
+        channel = self.settings.mod_log_channel
+        if channel is None:
+            return None
+        ts = await self.poster.try_post(channel, text, blocks)
+        return MessageRef(channel, ts) if ts is not None else None
 
     async def on_webhook(self, delivery: Delivery) -> None:
         """Act on a verified Stream event; Slack or Stream failures are retried for an hour

@@ -3,26 +3,20 @@ request id of the Slack command or webhook it belongs to."""
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import re
-import secrets
 import sys
 from datetime import UTC, datetime
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+from bot.util.request_ids import new_request_id, request_id
+
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "new_request_id", "request_id"]
 
 # Anything shaped like a credential is masked before a line is written, whoever logged it.
 _SECRET_SHAPES = re.compile(
     r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)"
 )
-
-
-def new_request_id() -> str:
-    rid = secrets.token_hex(6)
-    request_id.set(rid)
-    return rid
 
 
 def redact(text: str) -> str:
@@ -64,3 +58,5 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every migration step at INFO; the store logs one line when it is ready.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.util.inflight import InFlight
 
 Health = Callable[[], Awaitable[dict[str, Any]]]
 Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def slack_form_fixed(request: AsyncBoltRequest) -> AsyncBoltRequest:
+    """Bolt (1.x `parse_body`) reads any form body containing the text "payload" as an
+    interaction and, finding no `payload` field, routes nothing: `/kick payload` would answer
+    404. A form without that field is a slash command; parse it as one."""
+    if request.body or request.content_type == "application/json":
+        return request
+    form = dict(parse_qsl(request.raw_body, keep_blank_values=True))
+    if form and "payload" not in form:
+        request.body = form
+        request.context = build_async_context(AsyncBoltContext({}), form)
+    return request
 
 
 def build_web_app(
@@ -28,7 +45,9 @@ def build_web_app(
     async def slack_events(request: web.Request) -> web.StreamResponse:
         assert bolt is not None
         async with inflight.awaiting_ack():
-            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+            bolt_response = await bolt.async_dispatch(
+                slack_form_fixed(await to_bolt_request(request))
+            )
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:

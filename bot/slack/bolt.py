@@ -17,10 +17,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.dispatch import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
 from bot.core.model import Reply
-from bot.runtime.logs import new_request_id
 from bot.runtime.metrics import Metrics
 from bot.slack.replies import ReplySender
 from bot.util.inflight import InFlight
+from bot.util.request_ids import new_request_id
 
 log = logging.getLogger("callmod.app")
 

@@ -226,6 +226,7 @@ async def test_connection_dropped_after_apply_is_done_once(stack: LocalStack) ->
     assert out.reply.startswith(":mute: Muted video of `sara`")
     assert out.log == [
         "<@U0ADMIN01> · mute video of `sara` in `default:call-123` · :white_check_mark: done"
+        " · Case #1"
     ]
 
 
@@ -238,8 +239,8 @@ async def test_deactivate_retried_after_a_lost_answer_counts_as_done(stack: Loca
     # The retry meets "already deactivated", which is the state we wanted.
     assert len(requests_to(stack, "/users/sara/deactivate")) == 2
     assert stack.emulator.state.users["sara"].deactivated
-    assert done.reply == ":zzz: `sara` is deactivated and can no longer connect."
-    assert done.log == ["<@U0ADMIN01> · deactivate `sara` · :white_check_mark: done"]
+    assert done.reply == ":zzz: `sara` is deactivated and can no longer connect.\n_Case #1_"
+    assert done.log == ["<@U0ADMIN01> · deactivate `sara` · :white_check_mark: done · Case #1"]
 
 
 async def test_ban_retried_after_a_lost_answer_is_announced_once(stack: LocalStack) -> None:
@@ -250,3 +251,13 @@ async def test_ban_retried_after_a_lost_answer_is_announced_once(stack: LocalSta
     assert stack.emulator.state.active_ban("john") is not None
     assert out.reply.startswith(":hammer: `john` is banned for 1h")
     assert len(out.log) == 1, out.log
+
+
+async def test_a_slash_command_whose_text_says_payload_is_still_a_command(
+    stack: LocalStack,
+) -> None:
+    # Bolt's form parser takes any body containing "payload" for a button click (and then
+    # routes nothing); callmod parses such a form as the slash command it is.
+    out = await slash(stack, "/kick payload call-123")
+    assert out.result.status == 200
+    assert out.reply.startswith(":x: Could not kick `payload`")

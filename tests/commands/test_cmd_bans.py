@@ -62,7 +62,7 @@ async def test_ban_permanent_without_reason(stack: LocalStack) -> None:
     ban = stack.emulator.state.bans["sara"]
     assert ban.expires_at is None
     assert ban.reason == BY_MARIA
-    assert out.reply == ":hammer: `sara` is banned permanently."
+    assert out.reply == ":hammer: `sara` is banned permanently.\n_Case #1_"
     assert "timeout" not in out.writes[0].body
     [notification] = ban_notifications(stack, "sara")
     assert "permanently" in notification.text
@@ -87,7 +87,7 @@ async def test_unban_lifts_the_ban_and_closes_the_notification(stack: LocalStack
     out = await slash(stack, "/unban sara")
 
     assert stack.emulator.state.active_ban("sara") is None
-    assert out.reply == ":dove_of_peace: `sara` is no longer banned."
+    assert out.reply == ":dove_of_peace: `sara` is no longer banned.\n_Case #2_"
     assert out.writes[0].query["target_user_id"] == "sara"
     # The audit trail is the notification itself, updated in place: no Unban button any more.
     assert notification.history, "the ban notification was not updated"
@@ -117,7 +117,7 @@ async def test_unban_button_lifts_the_ban(stack: LocalStack) -> None:
     out = await click(stack, UNBAN, "sara", ADMIN, message=notification)
 
     assert stack.emulator.state.active_ban("sara") is None
-    assert out.reply == ":dove_of_peace: You unbanned `sara`."
+    assert out.reply == ":dove_of_peace: You unbanned `sara`.\n_Case #2_"
     assert "Unbanned by <@U0ADMIN01>" in blocks_text(notification.blocks)
 
     again = await click(stack, UNBAN, "sara", ADMIN, message=notification)

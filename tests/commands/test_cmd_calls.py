@@ -29,9 +29,9 @@ async def test_kick_removes_the_user_and_audits(stack: LocalStack) -> None:
     assert "sara" not in call.participants
     assert "sara" not in call.blocked
     assert [k.user_id for k in call.kicked] == ["sara"]
-    assert out.reply == ":boot: `sara` was kicked from `default:call-123`."
+    assert out.reply == ":boot: `sara` was kicked from `default:call-123`.\n_Case #1_"
     assert out.log == [
-        "<@U0MODER01> · kick `sara` from `default:call-123` · :white_check_mark: done"
+        "<@U0MODER01> · kick `sara` from `default:call-123` · :white_check_mark: done · Case #1"
     ]
     assert [w.body for w in out.writes] == [{"user_id": "sara", "kicked_by_id": "callmod-bot"}]
 
@@ -53,9 +53,9 @@ async def test_block_removes_and_blocks(stack: LocalStack) -> None:
     call = stack.emulator.state.calls[CALL]
     assert "john" in call.blocked
     assert "john" not in call.participants
-    assert out.reply == ":no_entry: `john` is blocked from `default:call-123`."
+    assert out.reply == ":no_entry: `john` is blocked from `default:call-123`.\n_Case #1_"
     assert out.log == [
-        "<@U0MODER01> · block `john` from `default:call-123` · :white_check_mark: done"
+        "<@U0MODER01> · block `john` from `default:call-123` · :white_check_mark: done · Case #1"
     ]
 
 
@@ -65,9 +65,9 @@ async def test_unblock_lets_them_back(stack: LocalStack) -> None:
     out = await slash(stack, "/unblock john call-123", MODERATOR)
 
     assert "john" not in stack.emulator.state.calls[CALL].blocked
-    assert out.reply == ":unlock: `john` may join `default:call-123` again."
+    assert out.reply == ":unlock: `john` may join `default:call-123` again.\n_Case #1_"
     assert out.log == [
-        "<@U0MODER01> · unblock `john` on `default:call-123` · :white_check_mark: done"
+        "<@U0MODER01> · unblock `john` on `default:call-123` · :white_check_mark: done · Case #1"
     ]
 
 
@@ -78,6 +78,7 @@ async def test_mute_one_user_defaults_to_audio(stack: LocalStack) -> None:
     assert out.reply.startswith(":mute: Muted audio of `sara` in `default:call-123`.")
     assert out.log == [
         "<@U0MODER01> · mute audio of `sara` in `default:call-123` · :white_check_mark: done"
+        " · Case #1"
     ]
     assert out.writes[0].body["user_ids"] == ["sara"]
     assert out.writes[0].body["muted_by_id"] == "callmod-bot"
@@ -112,7 +113,7 @@ async def test_mute_each_track_word(stack: LocalStack, words: str, tracks: set[s
     body = out.writes[0].body
     assert {t for t in ALL_TRACKS if body.get(t)} == tracks
     assert out.reply.startswith(":mute: Muted")
-    assert len(out.log) == 1 and out.log[0].endswith(":white_check_mark: done")
+    assert len(out.log) == 1 and out.log[0].endswith(":white_check_mark: done · Case #1")
 
 
 async def test_muteall_changes_nothing_until_confirmed(stack: LocalStack) -> None:
@@ -125,11 +126,12 @@ async def test_muteall_changes_nothing_until_confirmed(stack: LocalStack) -> Non
     done = await confirm(stack, asked)
 
     assert stack.emulator.state.calls[CALL].muted == {p: {"audio"} for p in DEMO_PEOPLE}
-    assert done.reply == ":mute: Muted audio of everyone in `default:call-123`."
+    assert done.reply == ":mute: Muted audio of everyone in `default:call-123`.\n_Case #1_"
     post = stack.slack.responses_for(asked.key)[-1]
     assert post.replace_original  # the question is replaced by the answer
     assert done.log == [
         "<@U0ADMIN01> · mute audio of everyone in `default:call-123` · :white_check_mark: done"
+        " · Case #1"
     ]
     assert [w.body for w in done.writes] == [
         {"mute_all_users": True, "audio": True, "muted_by_id": "callmod-bot"}
@@ -181,7 +183,7 @@ async def test_muteall_concurrent_confirms_call_stream_once(stack: LocalStack) -
     assert len(requests_to(stack, "/mute_users")) == 1
     texts = [r.text for r in stack.slack.responses_for(asked.key)[1:]]
     assert sorted(texts) == [
-        ":mute: Muted audio of everyone in `default:call-123`.",
+        ":mute: Muted audio of everyone in `default:call-123`.\n_Case #1_",
         "This was already handled by <@U0ADMIN01>.",
         "This was already handled by <@U0ADMIN01>.",
     ]
@@ -210,10 +212,10 @@ async def test_screenshare_modes(
     out = await slash(stack, f"/screenshare call-123 {mode}")
 
     assert (settings.enabled, settings.access_request_enabled) == after
-    assert out.reply == f":desktop_computer: In `default:call-123` {words}."
+    assert out.reply == f":desktop_computer: In `default:call-123` {words}.\n_Case #1_"
     assert out.log == [
         f"<@U0ADMIN01> · set screen sharing in `default:call-123` to {mode.lower()} · "
-        ":white_check_mark: done"
+        ":white_check_mark: done · Case #1"
     ]
     assert out.writes[0].method == "PATCH"
     assert out.writes[0].body == {

@@ -9,7 +9,18 @@ from bot.local.stack import ADMIN, MODERATOR, OUTSIDER, LocalStack
 
 from .cmdtest import CALL, confirm, slash
 
-MODERATOR_COMMANDS = ["kick", "block", "unblock", "mute", "grant", "revoke", "ban", "bans"]
+MODERATOR_COMMANDS = [
+    "kick",
+    "block",
+    "unblock",
+    "mute",
+    "grant",
+    "revoke",
+    "ban",
+    "bans",
+    "cases",
+    "case",
+]
 ADMIN_ONLY_COMMANDS = [
     "muteall",
     "screenshare",
@@ -35,9 +46,9 @@ async def test_mod_kick_acts_like_kick(stack: LocalStack) -> None:
     out = await slash(stack, "/mod kick sara call-123", MODERATOR)
 
     assert "sara" not in stack.emulator.state.calls[CALL].participants
-    assert out.reply == ":boot: `sara` was kicked from `default:call-123`."
+    assert out.reply == ":boot: `sara` was kicked from `default:call-123`.\n_Case #1_"
     assert out.log == [
-        "<@U0MODER01> · kick `sara` from `default:call-123` · :white_check_mark: done"
+        "<@U0MODER01> · kick `sara` from `default:call-123` · :white_check_mark: done · Case #1"
     ]
 
 

@@ -28,9 +28,12 @@ async def test_grant_each_permission_word(
     out = await slash(stack, f"/grant sara call-123 {word}", MODERATOR)
 
     assert stack.emulator.state.calls[CALL].permissions["sara"] == {permission}
-    assert out.reply == f":white_check_mark: `sara` may now {verb} in `default:call-123`."
+    assert out.reply == (
+        f":white_check_mark: `sara` may now {verb} in `default:call-123`.\n_Case #1_"
+    )
     assert out.log == [
         f"<@U0MODER01> · let `sara` {verb} in `default:call-123` · :white_check_mark: done"
+        " · Case #1"
     ]
     assert out.writes[0].body == {"user_id": "sara", "grant_permissions": [permission]}
 
@@ -62,10 +65,12 @@ async def test_revoke_each_permission_word(
 
     held = stack.emulator.state.calls[CALL].permissions["john"]
     assert held == EVERY_PERMISSION - {permission}
-    assert out.reply == f":no_entry_sign: `john` can no longer {verb} in `default:call-123`."
+    assert out.reply == (
+        f":no_entry_sign: `john` can no longer {verb} in `default:call-123`.\n_Case #1_"
+    )
     assert out.log == [
         f"<@U0MODER01> · stop `john` from being able to {verb} in `default:call-123` · "
-        ":white_check_mark: done"
+        ":white_check_mark: done · Case #1"
     ]
     assert out.writes[0].body == {"user_id": "john", "revoke_permissions": [permission]}
 

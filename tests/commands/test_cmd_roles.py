@@ -234,7 +234,7 @@ async def group_stack(clock: ManualClock) -> AsyncIterator[LocalStack]:
 async def test_user_group_members_get_the_groups_role(group_stack: LocalStack) -> None:
     out = await slash(group_stack, "/kick sara call-123", OUTSIDER)
 
-    assert out.reply == ":boot: `sara` was kicked from `default:call-123`."
+    assert out.reply == ":boot: `sara` was kicked from `default:call-123`.\n_Case #1_"
     assert "sara" not in group_stack.emulator.state.calls[CALL].participants
     denied = await slash(group_stack, "/muteall call-123", OUTSIDER)
     assert denied.reply.startswith(":lock: You need the *admin* role")

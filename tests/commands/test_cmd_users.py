@@ -18,8 +18,8 @@ async def test_deactivate_asks_first_then_deactivates(stack: LocalStack) -> None
     done = await confirm(stack, asked)
 
     assert stack.emulator.state.users["sara"].deactivated
-    assert done.reply == ":zzz: `sara` is deactivated and can no longer connect."
-    assert done.log == ["<@U0ADMIN01> · deactivate `sara` · :white_check_mark: done"]
+    assert done.reply == ":zzz: `sara` is deactivated and can no longer connect.\n_Case #1_"
+    assert done.log == ["<@U0ADMIN01> · deactivate `sara` · :white_check_mark: done · Case #1"]
     assert [w.path for w in done.writes] == ["/api/v2/users/sara/deactivate"]
     assert done.writes[0].body == {"created_by_id": "callmod-bot"}
 
@@ -32,9 +32,10 @@ async def test_deactivate_with_delete_messages(stack: LocalStack) -> None:
 
     assert stack.emulator.state.users["sara"].deactivated
     assert done.writes[0].body == {"created_by_id": "callmod-bot", "mark_messages_deleted": True}
-    assert done.reply.endswith("Their messages are marked deleted.")
+    assert done.reply.endswith("Their messages are marked deleted.\n_Case #1_")
     assert done.log == [
         "<@U0ADMIN01> · deactivate `sara` and mark their messages deleted · :white_check_mark: done"
+        " · Case #1"
     ]
 
 
@@ -54,8 +55,8 @@ async def test_reactivate(stack: LocalStack) -> None:
     out = await slash(stack, "/reactivate sara")
 
     assert not stack.emulator.state.users["sara"].deactivated
-    assert out.reply == ":sunrise: `sara` is active again."
-    assert out.log == ["<@U0ADMIN01> · reactivate `sara` · :white_check_mark: done"]
+    assert out.reply == ":sunrise: `sara` is active again.\n_Case #1_"
+    assert out.log == ["<@U0ADMIN01> · reactivate `sara` · :white_check_mark: done · Case #1"]
     assert out.writes[0].body == {"created_by_id": "callmod-bot"}
 
 
@@ -66,9 +67,10 @@ async def test_reactivate_with_restore_messages(stack: LocalStack) -> None:
 
     assert not stack.emulator.state.users["sara"].deactivated
     assert out.writes[0].body == {"created_by_id": "callmod-bot", "restore_messages": True}
-    assert out.reply == ":sunrise: `sara` is active again. Their messages are restored."
+    assert out.reply == ":sunrise: `sara` is active again. Their messages are restored.\n_Case #1_"
     assert out.log == [
         "<@U0ADMIN01> · reactivate `sara` and restore their messages · :white_check_mark: done"
+        " · Case #1"
     ]
 
 
@@ -77,7 +79,9 @@ async def test_userblock(stack: LocalStack) -> None:
 
     assert set(stack.emulator.state.blocked_by("sara")) == {"john"}
     assert out.reply.startswith(":no_bell: `sara` has blocked `john`")
-    assert out.log == ["<@U0ADMIN01> · make `sara` block `john` · :white_check_mark: done"]
+    assert out.log == [
+        "<@U0ADMIN01> · make `sara` block `john` · :white_check_mark: done · Case #1"
+    ]
     assert out.writes[0].body == {"blocked_user_id": "john", "user_id": "sara"}
 
 
@@ -87,8 +91,10 @@ async def test_userunblock(stack: LocalStack) -> None:
     out = await slash(stack, "/userunblock sara john")
 
     assert stack.emulator.state.blocked_by("sara") == {}
-    assert out.reply == ":bell: `sara` no longer blocks `john`."
-    assert out.log == ["<@U0ADMIN01> · make `sara` unblock `john` · :white_check_mark: done"]
+    assert out.reply == ":bell: `sara` no longer blocks `john`.\n_Case #1_"
+    assert out.log == [
+        "<@U0ADMIN01> · make `sara` unblock `john` · :white_check_mark: done · Case #1"
+    ]
 
 
 async def test_blocked_lists_a_users_blocks(stack: LocalStack) -> None:

@@ -151,6 +151,16 @@ VALID: list[tuple[str, Any]] = [
     ("/userblock sara john", {"user": "sara", "blocked": "john"}),
     ("/userblock @sara @john", {"user": "sara", "blocked": "john"}),
     ("/userunblock sara john", {"user": "sara", "blocked": "john"}),
+    # /cases, /case
+    ("/cases sara", {"user": "sara", "moderator": None}),
+    ("/cases @sara", {"user": "sara", "moderator": None}),
+    ("/cases by <@U0MODER01|tom>", {"user": None, "moderator": "U0MODER01"}),
+    ("/cases BY @U0MODER01", {"user": None, "moderator": "U0MODER01"}),
+    ("/case 41", {"number": 41, "action": "show", "text": None}),
+    ("/case #41", {"number": 41, "action": "show", "text": None}),
+    ("/case 41 note seen again", {"number": 41, "action": "note", "text": "seen again"}),
+    ("/case 41 REASON spam", {"number": 41, "action": "reason", "text": "spam"}),
+    ("/case 41 void wrong user", {"number": 41, "action": "void", "text": "wrong user"}),
 ]
 
 
@@ -295,6 +305,16 @@ INVALID: list[tuple[str, str]] = [
     ("/userblock sara john --both", "unknown option `--both`"),
     ("/userunblock sara john --both", "unknown option `--both`"),
     ("/blocked sara --all", "unknown option `--all`"),
+    ("/cases", "some arguments are missing"),
+    ("/cases sara john", "unexpected extra words: `john`"),
+    ("/cases by", "some arguments are missing"),
+    ("/cases by tom", "is not a Slack user"),
+    ("/cases a/b", "`a/b` is not a Stream user id"),
+    ("/case", "name a case by its number"),
+    ("/case x1", "`x1` is not a case number"),
+    ("/case 1 frob", "`frob` is not one of note, reason or void"),
+    ("/case 1 note", "say what the note is"),
+    ("/case 1 note " + "x" * 2001, "the note is longer than 2000 characters"),
 ]
 
 
@@ -378,6 +398,11 @@ ROLES: list[tuple[str, str]] = [
     ("/userblock sara john", "admin"),
     ("/userunblock sara john", "admin"),
     ("/blocked sara", "admin"),
+    ("/cases sara", "moderator"),
+    ("/case 1", "moderator"),
+    ("/case 1 note seen", "moderator"),
+    ("/case 1 reason spam", "moderator"),  # another moderator's case needs an admin: at run
+    ("/case 1 void wrong", "admin"),
 ]
 
 
@@ -413,6 +438,8 @@ def test_the_least_role_each_command_can_be_used_with(registry: Registry) -> Non
         "userblock": "admin",
         "userunblock": "admin",
         "blocked": "admin",
+        "cases": "moderator",
+        "case": "moderator",
     }
 
 
@@ -421,7 +448,13 @@ def test_only_muteall_and_deactivate_ask_for_confirmation(registry: Registry) ->
 
 
 def test_only_the_listings_change_nothing(registry: Registry) -> None:
-    assert {command.name for command in registry if not command.writes} == {"bans", "blocked"}
+    # /case's notes and amendments are kept in the case itself, not as new cases
+    assert {command.name for command in registry if not command.writes} == {
+        "bans",
+        "blocked",
+        "cases",
+        "case",
+    }
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -485,6 +518,10 @@ PLANS: list[tuple[str, str, dict[str, Any]]] = [
     ("/userblock sara john", "make `sara` block `john`", {"target": "john"}),
     ("/userunblock sara john", "make `sara` unblock `john`", {"target": "john"}),
     ("/blocked sara", "list the users `sara` blocks", {"target": "sara"}),
+    ("/cases sara", "list the cases of `sara`", {"target": "sara"}),
+    ("/cases by U0MODER01", "list the cases of <@U0MODER01>", {}),
+    ("/case 4 reason spam", "change the reason of case #4", {"reason": "spam"}),
+    ("/case 4 void oops", "void case #4", {"reason": "oops"}),
 ]
 
 

@@ -5,15 +5,21 @@ No server starts; the end-to-end tests in tests/commands prove the same path ove
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.cases import CaseStore
 from bot.core.dispatch import CONFIRM_ACTION, Dispatcher, Services
+from bot.core.model import MessageRef
 from bot.core.roles import RoleResolver
+from bot.local.stack import copy_migrated_template
 from bot.moderation.bans.book import BanBook
+from bot.moderation.history.book import CaseBook
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.poster import SlackPoster
@@ -56,7 +62,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness() -> Harness:
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, mod_admins=[ADMIN], mod_moderators=[MODERATOR]
     )
@@ -64,16 +70,21 @@ def harness() -> Harness:
     stream = StubStream()
     audit: list[str] = []
 
-    async def record(line: str) -> bool:
+    async def record(line: str, _blocks: list[dict[str, Any]]) -> MessageRef | None:
         audit.append(line)
-        return True
+        return MessageRef("C0MODLOG", f"{len(audit)}.000000")
 
+    database = tmp_path / "cases.db"
+    await copy_migrated_template(database)
+    store = await CaseStore.open(f"sqlite+aiosqlite:///{database}", clock=clock)
+    cases = CaseBook(store, clock)
     bans = BanBook(
         stream=stream,  # type: ignore[arg-type]
         poster=SlackPoster(AsyncWebClient(token="xoxb-unused")),
         channel=None,
         clock=clock,
         bot_stream_user_id="callmod-bot",
+        cases=cases,
     )
     roles = RoleResolver(admins=[ADMIN], moderators=[MODERATOR], client=None, clock=clock)
     services = Services(
@@ -83,9 +94,14 @@ def harness() -> Harness:
         registry=build_registry(),
         roles=roles,
         bans=bans,
+        cases=cases,
         audit=record,
     )
-    return Harness(Dispatcher(services), stream, audit)
+    try:
+        yield Harness(Dispatcher(services), stream, audit)
+    finally:
+        await cases.stop()
+        await store.close()
 
 
 async def test_a_command_runs_once_and_is_audited(harness: Harness) -> None:
@@ -95,7 +111,7 @@ async def test_a_command_runs_once_and_is_audited(harness: Harness) -> None:
     assert name == "kick_user" and args == (CallRef("default", "call-123"), "sara")
     assert kwargs["block"] is True
     assert len(harness.audit) == 1 and "kick `sara`" in harness.audit[0]
-    assert harness.audit[0].endswith(":white_check_mark: done")
+    assert harness.audit[0].endswith(":white_check_mark: done · Case #1")
 
 
 @pytest.mark.parametrize(
@@ -163,7 +179,7 @@ async def test_stream_failures_become_sentences_and_audit_lines(
     state = "may have been applied" if maybe_applied else "nothing was changed"
     assert harness.audit == [
         f"<@{ADMIN}> · kick `sara` from `default:call-123` · :x: failed ({state}): "
-        "Stream is rate limiting callmod"
+        "Stream is rate limiting callmod · Case #1"
     ]
 
 

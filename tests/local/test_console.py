@@ -17,7 +17,7 @@ SCRIPT = """\
 /muteall call-123
 --as admin
 /muteall call-123
-click 3
+click 6
 bogus
 :call
 """
@@ -32,7 +32,7 @@ async def test_a_script_reproduces_kick_ban_and_expiry() -> None:
     assert "[#mod-log] :hourglass: The ban of `bob` has expired." in text
     assert "You need the *admin* role to ban `alice` permanently" in text
     assert "(typing as @maria, U0ADMIN01)" in text
-    assert "[2] Confirm  [3] Cancel" in text
+    assert "[5] Confirm  [6] Cancel" in text
     assert "Cancelled; nothing was changed." in text
     assert "Not a command. Type `help`." in text
     # The Cancel click left the call unmuted; the kick took sara out.

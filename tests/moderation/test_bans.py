@@ -25,6 +25,7 @@ from bot.util.timefmt import format_stream_time
 from commands.bans import BANS_PAGE_ACTION
 
 BOT = "callmod-bot"
+HISTORY_ACTION = "callmod_history"
 MINUTE, HOUR = 60.0, 3600.0
 DATE = re.compile(r"<!date\^(\d+)\^")
 
@@ -149,7 +150,7 @@ async def test_timed_ban_posts_a_notification_with_its_expiry_and_an_unban_butto
         f":hammer: `sara` was banned *by IP* by <@U0ADMIN01> for 2h, until {until}."
     )
     assert "Reason: spamming &lt;!channel&gt;" in shown_text(message.blocks)
-    assert buttons(message.blocks) == {UNBAN_ACTION: "sara"}
+    assert buttons(message.blocks) == {UNBAN_ACTION: "sara", HISTORY_ACTION: "sara"}
     assert f"(until {until})" in reply(stack, result)
     entry = book(stack).timers.get("sara")
     assert entry is not None and entry.deadline == start + 2 * HOUR
@@ -210,7 +211,7 @@ async def test_expiry_checks_stream_lifts_the_lapsed_entry_and_announces(
     # does not announce the ban again.
     assert len(unbans(stack, "sara", before)) == 1
     assert "sara" not in stack.emulator.state.bans
-    assert buttons(message.blocks) == {}
+    assert buttons(message.blocks) == {HISTORY_ACTION: "sara"}
     assert f"Expired at {date_token(start + 30 * MINUTE)}" in shown_text(message.blocks)
     assert expiry_lines(stack, "sara") == [":hourglass: The ban of `sara` has expired."]
     assert book(stack).records == {} and len(book(stack).timers) == 0
@@ -279,14 +280,15 @@ async def test_a_failing_expiry_is_retried_with_backoff_until_slack_takes_it(
 
     await advance(stack, clock, 30 * MINUTE)
     failed = [c for c in stack.slack.calls_to("chat.update") if c.error]
-    assert len(failed) == 1 and buttons(message.blocks) != {}
+    assert len(failed) == 1
+    assert buttons(message.blocks) == {UNBAN_ACTION: "sara", HISTORY_ACTION: "sara"}
     for backoff in (5.0, 10.0):  # retry_base 5 s, doubling; jitter only shortens the wait
         await advance(stack, clock, backoff)
     assert len([c for c in stack.slack.calls_to("chat.update") if c.error]) == 3
     assert expiry_lines(stack, "sara") == []
 
     await advance(stack, clock, 20.0)  # the update goes through; the line fails once
-    assert buttons(message.blocks) == {}
+    assert buttons(message.blocks) == {HISTORY_ACTION: "sara"}
     assert expiry_lines(stack, "sara") == []
     await advance(stack, clock, 40.0)
 
@@ -324,7 +326,8 @@ async def test_a_reban_replaces_the_timer_and_only_the_new_expiry_fires(
     await advance(stack, clock, 10 * MINUTE)
     await stack.slash("/ban sara 2h")
     first, second = notifications(stack, "sara")
-    assert buttons(first.blocks) == {} and "Replaced by a newer ban" in shown_text(first.blocks)
+    assert buttons(first.blocks) == {HISTORY_ACTION: "sara"}
+    assert "Replaced by a newer ban" in shown_text(first.blocks)
     entry = book(stack).timers.get("sara")
     assert entry is not None and entry.deadline == start + 10 * MINUTE + 2 * HOUR
 
@@ -391,7 +394,7 @@ async def test_startup_answers_slack_before_the_rebuild_finishes(stack: LocalSta
     kicked = await stack.slash("/kick sara call-123", who=MODERATOR)
     listed = await stack.slash("/bans", who=MODERATOR)
 
-    assert reply(stack, kicked) == ":boot: `sara` was kicked from `default:call-123`."
+    assert reply(stack, kicked) == ":boot: `sara` was kicked from `default:call-123`.\n_Case #1_"
     text = reply(stack, listed)  # answered from Stream while the rebuild still waits
     assert text.startswith("*Active bans* (2)") and "`sara`" in text and "`bob`" in text
     assert not bans.rehydrated.is_set()
@@ -423,13 +426,13 @@ async def test_a_ban_made_elsewhere_is_announced_and_timed(
         f":hammer: `sara` was banned by `john` in Stream for 1h, until "
         f"{date_token(start + HOUR)}."
     )
-    assert buttons(message.blocks) == {UNBAN_ACTION: "sara"}
+    assert buttons(message.blocks) == {UNBAN_ACTION: "sara", HISTORY_ACTION: "sara"}
     entry = book(stack).timers.get("sara")
     assert entry is not None and entry.deadline == start + HOUR
 
     await advance(stack, clock, HOUR)
     assert len(expiry_lines(stack, "sara")) == 1
-    assert buttons(message.blocks) == {}
+    assert buttons(message.blocks) == {HISTORY_ACTION: "sara"}
 
 
 async def test_an_unban_made_elsewhere_closes_the_notification(
@@ -441,7 +444,7 @@ async def test_an_unban_made_elsewhere_closes_the_notification(
     await dashboard.unban("sara", unbanned_by_id="john")
     await stack.idle()
 
-    assert buttons(message.blocks) == {}
+    assert buttons(message.blocks) == {HISTORY_ACTION: "sara"}
     assert "Unbanned by `john` in Stream at <!date^" in shown_text(message.blocks)
     assert "sara" not in book(stack).timers
     await advance(stack, clock, 3 * HOUR)
@@ -482,7 +485,7 @@ async def test_an_echo_that_overtakes_the_answer_is_merged_not_repeated(
 
     [message] = notifications(stack, "sara")
     assert message.text.startswith(":hammer: `sara` was banned by <@U0ADMIN01> for 2h")
-    assert buttons(message.blocks) == {UNBAN_ACTION: "sara"}
+    assert buttons(message.blocks) == {UNBAN_ACTION: "sara", HISTORY_ACTION: "sara"}
 
 
 async def test_echo_memory_is_pruned(stack: LocalStack, clock: ManualClock) -> None:
@@ -523,9 +526,9 @@ async def test_unban_button_is_for_admins_and_says_who_got_there_first(
     assert message.history == [] and unbans(stack, "sara", before) == []
 
     done = await click(stack, UNBAN_ACTION, "sara", ADMIN, message=message)
-    assert done == [":dove_of_peace: You unbanned `sara`."]
+    assert done == [":dove_of_peace: You unbanned `sara`.\n_Case #2_"]
     assert stack.emulator.state.active_ban("sara") is None
-    assert buttons(message.blocks) == {}
+    assert buttons(message.blocks) == {HISTORY_ACTION: "sara"}
     assert "Unbanned by <@U0ADMIN01> at <!date^" in shown_text(message.blocks)
     assert "sara" not in book(stack).timers
 
@@ -560,7 +563,7 @@ async def test_two_clicks_at_once_unban_once(stack: LocalStack) -> None:
         r.text for result in results for r in stack.slack.responses_for(result.response_key)
     )
     assert len(texts) == 2
-    assert texts[0] == ":dove_of_peace: You unbanned `sara`."
+    assert texts[0] == ":dove_of_peace: You unbanned `sara`.\n_Case #2_"
     assert texts[1].startswith("That ban was already closed:")
     assert len(unbans(stack, "sara", before)) == 1
 
@@ -574,9 +577,9 @@ async def test_unban_button_from_before_a_restart_still_closes_its_message(
 
     done = await click(stack, UNBAN_ACTION, "sara", ADMIN, message=message)
 
-    assert done == [":dove_of_peace: You unbanned `sara`."]
+    assert done == [":dove_of_peace: You unbanned `sara`.\n_Case #2_"]
     assert stack.emulator.state.active_ban("sara") is None
-    assert buttons(message.blocks) == {}
+    assert buttons(message.blocks) == {HISTORY_ACTION: "sara"}
     assert "Unbanned by <@U0ADMIN01>" in shown_text(message.blocks)
 
 

@@ -27,6 +27,7 @@ from bot.local.stack import (
     LocalStack,
     Person,
 )
+from bot.moderation.history.render import HISTORY_ACTION
 from bot.moderation.permission_requests import APPROVE_ACTION, APPROVE_ONLY_ACTIONS, DENY_ACTION
 from bot.slack.blocks import BUTTON_VALUE_LIMIT, MAX_ACTIONS, MAX_BLOCKS
 from bot.util.clock import ManualClock
@@ -170,8 +171,11 @@ async def test_signed_webhook_posts_an_escaped_request_message(stack: LocalStack
         (APPROVE_ONLY_ACTIONS["send-audio"], "Only speak"),
         (APPROVE_ONLY_ACTIONS["screenshare"], "Only share screen"),
         (DENY_ACTION, "Deny"),
+        (HISTORY_ACTION, "History"),
     ]
-    assert len({e["value"] for e in buttons["elements"]}) == 1  # they all name one request
+    # the decision buttons all name one request; History names the user who asked
+    assert len({e["value"] for e in buttons["elements"][:-1]}) == 1
+    assert buttons["elements"][-1]["value"] == "mallory"
 
 
 async def test_single_permission_request_has_approve_and_deny_only(stack: LocalStack) -> None:
@@ -180,7 +184,11 @@ async def test_single_permission_request_has_approve_and_deny_only(stack: LocalS
     message = only_message(stack)
     section, buttons = request_blocks(message, "sara")
     assert "Sara (`sara`) asks to *share video*" in section
-    assert [e["action_id"] for e in buttons["elements"]] == [APPROVE_ACTION, DENY_ACTION]
+    assert [e["action_id"] for e in buttons["elements"]] == [
+        APPROVE_ACTION,
+        DENY_ACTION,
+        HISTORY_ACTION,
+    ]
 
 
 async def test_forged_webhooks_are_refused_and_post_nothing(stack: LocalStack) -> None:
@@ -244,6 +252,7 @@ async def test_approve_grants_exactly_the_request_and_updates_the_message(
     assert held(stack, "sara") == {"send-audio", "send-video"}
     assert click_replies(stack, result) == [
         ":white_check_mark: Sara (`sara`) may now speak and share video in `default:call-123`."
+        "\n_Case #1_"
     ]
     _, status = request_blocks(message, "sara")
     assert status["type"] == "context"

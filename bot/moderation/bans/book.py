@@ -23,7 +23,17 @@ from typing import Any
 from cachetools import LRUCache, TTLCache
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from bot.core.model import Actor, MessageRef
+from bot.cases import (
+    Case,
+    CaseMessage,
+    CaseStoreError,
+    Kind,
+    MessagePurpose,
+    NewCase,
+    Outcome,
+    Source,
+)
+from bot.core.model import Actor, MessageRef, Role
 from bot.moderation.bans.record import (
     BanRecord,
     Closure,
@@ -32,11 +42,15 @@ from bot.moderation.bans.record import (
     record_from_stream,
     stream_actor,
 )
-from bot.moderation.bans.render import expiry_line, lifted_notification, notification
+from bot.moderation.bans.render import ban_length, expiry_line, lifted_notification, notification
+from bot.moderation.history.book import CaseBook, Ticket
+from bot.moderation.history.render import earlier_text
+from bot.slack.blocks import code
 from bot.slack.poster import SlackPoster
 from bot.stream import Ban, StreamClient
 from bot.stream.events import UserBanned, UserUnbanned
 from bot.util.clock import Clock
+from bot.util.request_ids import request_id
 from bot.util.timers import TimerRegistry
 
 log = logging.getLogger("callmod.bans")
@@ -54,6 +68,7 @@ class UnbanOutcome(Enum):
     UNBANNED = "unbanned"
     ALREADY_CLOSED = "already_closed"  # the clicked notification's ban had ended already
     EARLIER_BAN = "earlier_ban"  # the clicked notification is about an earlier ban
+    ENDED = "ended"  # the clicked notification's ban ended before (found in the case store)
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,20 @@ class UnbanResult:
     outcome: UnbanOutcome
     closure: Closure | None = None  # for ALREADY_CLOSED: how that ban ended
     announced: bool = False  # a notification in Slack now says the ban was lifted
+
+
+def remember_announcement(record: BanRecord, case: Case) -> None:
+    """After a restart: the moderator, reason and notification of a ban, from its case. Stream
+    stays the truth for whether and until when the user is banned."""
+    notification = next(
+        (m for m in case.messages if m.purpose is MessagePurpose.NOTIFICATION), None
+    )
+    if notification is not None:
+        record.channel, record.message_ts = notification.channel_id, notification.ts
+    if case.moderator is not None:
+        record.banned_by = Actor(case.moderator.id, case.moderator.name, Role.NONE)
+        record.reason = case.reason  # without the "(by @x via Slack)" Stream's copy carries
+    record.case_number = case.number
 
 
 def stream_reason(reason: str | None, slack_user_name: str) -> str:
@@ -78,9 +107,12 @@ class BanBook:
         channel: str | None,
         clock: Clock,
         bot_stream_user_id: str,
+        cases: CaseBook,
         retry_base: float = 5.0,
     ) -> None:
         self._stream = stream
+        self._cases = cases
+        cases.notification_editor = self._republish
         self._poster = poster
         self._channel = channel
         self._clock = clock
@@ -135,10 +167,13 @@ class BanBook:
         reason: str | None,
         duration: timedelta | None,
         ip_ban: bool,
+        ticket: Ticket | None = None,
     ) -> BanRecord:
-        """Ban in Stream, then record, schedule and announce the ban. Raises `StreamAPIError`
-        when Stream refuses (nothing is announced then). The record's `expires_at` is the one
-        the notification shows; `message_ts` is None when the notification could not be posted.
+        """Ban in Stream, then record, schedule and announce the ban; `ticket` is the case the
+        command opened (the notification shows its number and is linked to it). Raises
+        `StreamAPIError` when Stream refuses (nothing is announced then). The record's
+        `expires_at` is the one the notification shows; `message_ts` is None when the
+        notification could not be posted.
         """
         # Stream's `user.banned` echo can overtake the answer (or answer a retried attempt):
         # mark the ban as callmod's own first, so the echo is not announced as a second ban.
@@ -160,6 +195,9 @@ class BanBook:
             created_at=now,
             expires_at=now + duration.total_seconds() if duration else None,
         )
+        ticket = ticket or Ticket(())
+        record.case_number = ticket.numbers[0] if ticket.numbers else None
+        await self._describe_history(record)
         previous = self.records.get(user_id)
         if previous is not None and self._is_unclaimed_echo(previous, now):
             # Stream's echo of this very ban overtook our answer and was announced as made by
@@ -167,8 +205,11 @@ class BanBook:
             await self._install(record, previous=None)
             record.channel, record.message_ts = previous.channel, previous.message_ts
             await self._safe_update(record)
-            return record
-        await self._announce(record, raise_on_failure=False)
+        else:
+            await self._announce(record, raise_on_failure=False)
+        if record.channel is not None and record.message_ts is not None:
+            message = MessageRef(record.channel, record.message_ts)
+            await self._cases.link(ticket, message, MessagePurpose.NOTIFICATION)
         return record
 
     async def unban(
@@ -185,6 +226,8 @@ class BanBook:
             current = self._current_message(user_id)
             if current is not None and current != clicked.ts:
                 return UnbanResult(UnbanOutcome.EARLIER_BAN)
+            if current is None and await self._announced_ban_ended(user_id, clicked):
+                return UnbanResult(UnbanOutcome.ENDED)
             # Claimed before Stream is called, so a concurrent second click is told who got
             # there first; released again if Stream refuses.
             claim = Closure(ClosureKind.UNBANNING, actor, self._clock.time())
@@ -214,6 +257,25 @@ class BanBook:
         self._closed_messages[clicked.ts] = closure
         text, message = lifted_notification(user_id, closure)
         return await self._safe_send_update(clicked.channel_id, clicked.ts, text, message)
+
+    async def _announced_ban_ended(self, user_id: str, clicked: MessageRef) -> bool:
+        """Whether the case store knows the clicked notification as a ban of `user_id` that is
+        no longer in force (callmod restarted since; Stream no longer holds the ban)."""
+        if not self.rehydrated.is_set():
+            return False  # not yet known what Stream holds
+        try:
+            announced = await self._cases.store.find_by_message(clicked.channel_id, clicked.ts)
+        except CaseStoreError:
+            return False
+        return any(case.kind is Kind.BAN and case.target_user_id == user_id for case in announced)
+
+    async def _republish(self, case: Case, message: CaseMessage) -> bool:
+        """Show an amended reason on the notification of a ban still in force."""
+        record = self.records.get(case.target_user_id or "")
+        if record is None or record.message_ts != message.ts or record.closure is not None:
+            return False  # an ended ban's notification is left as it was
+        record.reason = case.reason
+        return await self._safe_update(record)
 
     def _current_message(self, user_id: str) -> str | None:
         """The ts of the notification of the user's ban in force, if callmod posted one."""
@@ -250,7 +312,29 @@ class BanBook:
             expires_at=expires,
             source="webhook",
         )
+        if by_id != self._bot_user:  # callmod's own bans were recorded when they were made
+            ticket = await self._cases.record(
+                NewCase(
+                    kind=Kind.BAN,
+                    source=Source.STREAM,
+                    outcome=Outcome.DONE,
+                    request_id=request_id.get(),
+                    target_user_id=user_id,
+                    reason=event.reason,
+                    detail=f"ban {code(user_id)} {ban_length(record)}",
+                    duration_seconds=int(expires - created) if expires is not None else None,
+                    expires_at=event.expires_at,
+                )
+            )
+            record.case_number = ticket.numbers[0] if ticket.numbers else None
+            await self._describe_history(record)
         await self._announce(record, raise_on_failure=True)
+        if record.channel is not None and record.message_ts is not None and record.case_number:
+            await self._cases.link(
+                Ticket((), [record.case_number]),
+                MessageRef(record.channel, record.message_ts),
+                MessagePurpose.NOTIFICATION,
+            )
 
     async def on_unbanned(self, event: UserUnbanned) -> None:
         by_id = event.unbanned_by.id if event.unbanned_by is not None else None
@@ -263,6 +347,17 @@ class BanBook:
         closure = Closure(
             ClosureKind.UNBANNED, stream_actor(by_id, self._bot_user), event.created_at.timestamp()
         )
+        if record.closure is None:
+            await self._cases.record(
+                NewCase(
+                    kind=Kind.UNBAN,
+                    source=Source.STREAM,
+                    outcome=Outcome.DONE,
+                    request_id=request_id.get(),
+                    target_user_id=record.user_id,
+                    detail=f"unban {code(record.user_id)}",
+                )
+            )
         await self._close(record, closure, raise_on_failure=True)
 
     # -- queries -------------------------------------------------------------------------------
@@ -275,9 +370,7 @@ class BanBook:
         else:
             records = [self.records[user_id]] if user_id in self.records else []
         live = [
-            r
-            for r in records
-            if r.closure is None and (r.expires_at is None or r.expires_at > now)
+            r for r in records if r.closure is None and (r.expires_at is None or r.expires_at > now)
         ]
         return sorted(live, key=lambda r: (r.expires_at is None, r.expires_at or 0.0, r.user_id))
 
@@ -310,9 +403,7 @@ class BanBook:
         else:
             self.timers.cancel(record.user_id)
         if previous is not None and previous is not record and previous.closure is None:
-            self._set_closure(
-                previous, Closure(ClosureKind.REPLACED, None, self._clock.time())
-            )
+            self._set_closure(previous, Closure(ClosureKind.REPLACED, None, self._clock.time()))
             if previous.message_ts is not None:
                 await self._safe_update(previous)
 
@@ -362,6 +453,18 @@ class BanBook:
         expired_at = record.expires_at if record.expires_at is not None else self._clock.time()
         if record.closure is None:
             self._set_closure(record, Closure(ClosureKind.EXPIRED, None, expired_at))
+        if not record.expiry_recorded:
+            await self._cases.record(
+                NewCase(
+                    kind=Kind.BAN_EXPIRED,
+                    source=Source.CALLMOD,
+                    outcome=Outcome.DONE,
+                    request_id=request_id.get(),
+                    target_user_id=user_id,
+                    detail=f"the ban of {code(user_id)} expired",
+                )
+            )
+            record.expiry_recorded = True
         if record.message_ts is not None and not record.message_closed:
             await self._update(record)
             record.message_closed = True
@@ -408,6 +511,19 @@ class BanBook:
             return False
         return True
 
+    async def _announced_bans(self) -> dict[str, Case]:
+        """What the case store remembers of the bans callmod announced: who, why, where."""
+        try:
+            return await self._cases.store.open_bans()
+        except CaseStoreError as error:
+            log.warning("could not read announced bans from the case store: %s", error)
+            return {}
+
+    async def _describe_history(self, record: BanRecord) -> None:
+        counts = await self._cases.counts(record.user_id)
+        if counts:
+            record.history = earlier_text(Kind.BAN, counts)
+
     async def _rehydrate_with_retries(self) -> None:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(Exception),
@@ -427,10 +543,14 @@ class BanBook:
         across restarts) and announces them."""
         now = self._clock.time()
         count = lapsed = 0
+        announced = await self._announced_bans()
         async for ban in self._stream.iter_bans(include_expired=True):
             if ban.user_id in self.records:
                 continue  # callmod or a webhook already knows a newer state
             record = record_from_stream(ban, self._bot_user)
+            case = announced.get(ban.user_id)
+            if case is not None:
+                remember_announcement(record, case)
             self.records[ban.user_id] = record
             if record.expires_at is None:
                 count += 1

@@ -52,11 +52,14 @@ class BanRecord:
     channel: str | None = None
     message_ts: str | None = None
     closure: Closure | None = None
+    case_number: int | None = None  # the case that records the ban, when there is one
+    history: str | None = None  # "3rd ban; 7 earlier cases", as of the announcement
     lapsed_offline: bool = False  # found already expired at start-up
     # Expiry progress, so a retried fire does not repeat the steps that succeeded.
     lifted: bool = False
     message_closed: bool = False
     line_posted: bool = False
+    expiry_recorded: bool = False
 
     @property
     def banned_by_stream_id(self) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 from bot.core.model import Actor
 from bot.core.parsing import format_duration
 from bot.moderation.bans.record import BanRecord, Closure, ClosureKind, StreamActor
+from bot.moderation.history.render import history_button
 from bot.slack import blocks
 from bot.slack.blocks import Button, code, date_token, escape, mention, truncate
 
@@ -43,32 +44,37 @@ def closure_text(closure: Closure) -> str:
             return f"Replaced by a newer ban at {at}"
 
 
+def ban_length(record: BanRecord) -> str:
+    """ "for 2h" or "permanently"."""
+    if record.expires_at is None:
+        return "permanently"
+    minutes = round((record.expires_at - record.created_at) / 60)
+    return f"for {format_duration(timedelta(minutes=minutes))}"
+
+
 def notification(record: BanRecord) -> tuple[str, list[dict[str, Any]]]:
     """The ban message in the log channel: an Unban button while the ban is open, the closing
     status instead once it is not."""
     ip = " *by IP*" if record.ip_ban else ""
-    if record.expires_at is None:
-        length = "permanently"
-    else:
-        minutes = round((record.expires_at - record.created_at) / 60)
-        length = (
-            f"for {format_duration(timedelta(minutes=minutes))}, until "
-            f"{date_token(record.expires_at)}"
-        )
+    length = ban_length(record)
+    if record.expires_at is not None:
+        length += f", until {date_token(record.expires_at)}"
     text = f":hammer: {code(record.user_id)} was banned{ip} by {who(record.banned_by)} {length}."
     lines = [text, f"Reason: {escape(record.reason) if record.reason else '_none given_'}"]
     parts = [blocks.section("\n".join(lines))]
+    about = [f"Case #{record.case_number}"] if record.case_number is not None else []
+    if record.history:
+        about.append(record.history)
+    if about:
+        parts.append(blocks.context(" · ".join(about)))
+    buttons = [history_button(record.user_id)]
     if record.closure is None:
-        parts.append(
-            blocks.actions(
-                [Button("Unban", UNBAN_ACTION, record.user_id, "danger")],
-                block_id=f"ban:{record.user_id}"[:255],
-            )
-        )
+        buttons.insert(0, Button("Unban", UNBAN_ACTION, record.user_id, "danger"))
     else:
         closed = closure_text(record.closure)
         parts.append(blocks.context(closed))
         text = f"{text} {closed}."
+    parts.append(blocks.actions(buttons, block_id=f"ban:{record.user_id}"[:255]))
     return text, blocks.to_dicts(parts)
 
 
