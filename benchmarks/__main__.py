@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ack, client, e2e, rehydrate, timers
+from benchmarks import ack, cases, client, e2e, rehydrate, timers
 from benchmarks.procs import placement
 from benchmarks.report import Row, format_table
 
@@ -29,6 +29,7 @@ def _suites(quick: bool) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("e2e", lambda: e2e.run(quick=quick)),
         ("client", lambda: client.run(quick=quick)),
         ("rehydrate", lambda: rehydrate.run(quick=quick)),
+        ("cases", lambda: cases.run(quick=quick)),
     ]
 
 
@@ -50,6 +51,7 @@ def render(rows: list[Row], *, quick: bool, seconds: float) -> str:
         e2e.NOTES,
         client.NOTES,
         rehydrate.NOTES,
+        cases.NOTES,
         "Timers: see benchmarks/timers.py.",
     ]
     return "\n".join(

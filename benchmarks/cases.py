@@ -41,7 +41,7 @@ import aiosqlite
 
 from benchmarks.procs import pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
-from bot.cases import CaseStore, Kind, MessagePurpose, NoteKind, Outcome, Source
+from bot.cases import Actor, CaseStore, Kind, MessagePurpose, NewCase, NoteKind, Outcome, Source
 from bot.util.clock import SystemClock
 
 CASES = 1_000_000
@@ -53,6 +53,9 @@ QUICK_USERS = 200  # the same ~100 cases per user on average as the full store
 QUICK_LOOKUPS = 200
 CHUNK = 50
 WARM_LOOKUPS = 50
+WRITES = 500  # commands' worth of case writes (record + settle + link), after the lookups
+QUICK_WRITES = 40
+WRITE_CHUNK = 25
 PAGE = 20  # commands.cases.PAGE_SIZE
 SKEW = 100  # user of rank r gets a share ∝ 1 / (r + SKEW)
 P99_GOAL_MS = 20.0
@@ -69,7 +72,10 @@ NOTES = (
     "uniformly random users in alternating chunks of 50, as /cases <user> runs them: "
     "history_for_user(user, limit=20) + counts_for_user(user). Baseline: one bare aiosqlite "
     "connection running the store's same two SQL statements on the same file. Goals (issue): "
-    f"p99 ≤ {P99_GOAL_MS:g} ms and ≤ {RATIO_GOAL:g}× the bare queries."
+    f"p99 ≤ {P99_GOAL_MS:g} ms and ≤ {RATIO_GOAL:g}× the bare queries. Case write: what every "
+    f"command writes (CaseBook.open + finish + link: record, settle, link_message), {WRITES} "
+    "times into the same store, against the same three write transactions (BEGIN IMMEDIATE, one "
+    "statement, COMMIT; WAL, synchronous=FULL as the store sets them) on bare aiosqlite."
 )
 
 # The store's SQL (bot/cases/store.py: `_page` for history_for_user, `counts_for_user`), as
@@ -451,6 +457,97 @@ async def measure(built: Store, lookups: int, seed: int = SEED) -> tuple[Timings
     return mine, theirs
 
 
+WriteCommand = Callable[[int], Awaitable[None]]
+
+
+def _store_writes(store: CaseStore) -> WriteCommand:
+    """What CaseBook does for one command: open its case, settle it, link its audit line."""
+
+    async def command(i: int) -> None:
+        case = await store.record(
+            NewCase(
+                kind=Kind.KICK,
+                source=Source.SLACK,
+                outcome=Outcome.MAYBE_APPLIED,
+                request_id=f"bench-{i}",
+                moderator=Actor("U0MOD0001", "moderator-1"),
+                target_user_id=_user(i % 100),
+                call_cid="default:bench",
+                detail=f"kick `{_user(i % 100)}` from `default:bench`",
+            )
+        )
+        await store.settle(case.number, Outcome.DONE)
+        await store.link_message(case.number, LOG_CHANNEL, f"9{i:09d}.0", MessagePurpose.AUDIT)
+
+    return command
+
+
+BARE_INSERT = (
+    "INSERT INTO cases (created_at, kind, source, outcome, request_id, moderator_id, "
+    "moderator_name, target_user_id, call_cid, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "RETURNING number"
+)
+BARE_SETTLE = "UPDATE cases SET outcome = ? WHERE number = ?"
+BARE_LINK = (
+    "INSERT INTO case_messages (channel_id, ts, case_number, purpose, linked_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, ts, case_number) DO NOTHING"
+)
+
+
+def _bare_writes(db: aiosqlite.Connection) -> WriteCommand:
+    """The same three durable write transactions, one statement each, nothing read back."""
+
+    async def command(i: int) -> None:
+        now = _stamp(datetime.now(UTC).replace(tzinfo=None))
+        user = _user(i % 100)
+        await db.execute("BEGIN IMMEDIATE")
+        values = (now, "kick", "slack", "maybe_applied", f"bare-{i}", "U0MOD0001")
+        more = ("moderator-1", user, "default:bench", f"kick `{user}` from `default:bench`")
+        async with db.execute(BARE_INSERT, values + more) as cursor:
+            found = await cursor.fetchone()
+        await db.execute("COMMIT")
+        assert found is not None
+        number = found[0]
+        await db.execute("BEGIN IMMEDIATE")
+        await db.execute(BARE_SETTLE, (Outcome.DONE.value, number))
+        await db.execute("COMMIT")
+        await db.execute("BEGIN IMMEDIATE")
+        await db.execute(BARE_LINK, (LOG_CHANNEL, f"8{i:09d}.0", number, "audit", now))
+        await db.execute("COMMIT")
+
+    return command
+
+
+async def _timed_writes(command: WriteCommand, numbers: range, into: list[float]) -> None:
+    for i in numbers:
+        began = time.perf_counter()
+        await command(i)
+        into.append(time.perf_counter() - began)
+
+
+async def measure_writes(built: Store, writes: int) -> tuple[list[float], list[float]]:
+    """(store, bare) seconds per command's case writes, in alternating chunks."""
+    store = await CaseStore.open(built.url, clock=SystemClock())
+    try:
+        async with aiosqlite.connect(built.path, isolation_level=None) as db:
+            for pragma in ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON"):
+                await db.execute(f"PRAGMA {pragma}")
+            await db.execute("PRAGMA synchronous=FULL")
+            ours, bare = _store_writes(store), _bare_writes(db)
+            await _timed_writes(ours, range(-WRITE_CHUNK, 0), [])
+            await _timed_writes(bare, range(-WRITE_CHUNK, 0), [])
+            mine: list[float] = []
+            theirs: list[float] = []
+            for n, start in enumerate(range(0, writes, WRITE_CHUNK)):
+                numbers = range(start, min(start + WRITE_CHUNK, writes))
+                sides = [(ours, mine), (bare, theirs)]
+                for command, into in sides if n % 2 == 0 else sides[::-1]:
+                    await _timed_writes(command, numbers, into)
+    finally:
+        await store.close()
+    return mine, theirs
+
+
 # -- query plans -----------------------------------------------------------------------------
 
 
@@ -487,9 +584,13 @@ def explain(built: Store, *, analyzed: bool = False) -> list[str]:
 # -- the rows --------------------------------------------------------------------------------
 
 
-def _rows(built: Store, ours: Timings, bare: Timings) -> list[Row]:
+def _rows(
+    built: Store, ours: Timings, bare: Timings, writes: tuple[list[float], list[float]]
+) -> list[Row]:
     def ms(samples: list[float], pct: int) -> float:
         return percentile(samples, pct) * 1e3
+
+    my_writes, bare_writes = writes
 
     n = built.cases
     p99, base99 = ms(ours.both, 99), ms(bare.both, 99)
@@ -507,20 +608,25 @@ def _rows(built: Store, ours: Timings, bare: Timings) -> list[Row]:
             goal=f"≤ {P99_GOAL_MS:g} ms, ≤ {RATIO_GOAL:g}× baseline",
             met=p99 <= P99_GOAL_MS and p99 <= RATIO_GOAL * base99,
         ),
+        row("case write p50", n, ms(my_writes, 50), ms(bare_writes, 50), "ms"),
+        row("case write p99", n, ms(my_writes, 99), ms(bare_writes, 99), "ms"),
     ]
 
 
 async def _run(quick: bool, keep: Callable[[Store], None] | None = None) -> list[Row]:
-    count, users, lookups = (
-        (QUICK_CASES, QUICK_USERS, QUICK_LOOKUPS) if quick else (CASES, USERS, LOOKUPS)
+    count, users, lookups, writes = (
+        (QUICK_CASES, QUICK_USERS, QUICK_LOOKUPS, QUICK_WRITES)
+        if quick
+        else (CASES, USERS, LOOKUPS, WRITES)
     )
     with tempfile.TemporaryDirectory(prefix="callmod-bench-cases-") as folder:
         built = await build(Path(folder), count, users)
         with pinned(placement().server):
             ours, bare = await measure(built, lookups)
+            written = await measure_writes(built, writes)
         if keep is not None:
             keep(built)
-    return _rows(built, ours, bare)
+    return _rows(built, ours, bare, written)
 
 
 def run(quick: bool = False) -> list[Row]:

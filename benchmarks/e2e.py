@@ -12,14 +12,20 @@ call to Stream, the audit line with chat.postMessage, respond()), served the sam
 Second comparison, the case store's cost: the same full callmod with its SQLite case store (every
 command opens a case before its Stream call, settles it after and links its audit line: three
 committed write transactions) against callmod with `benchmarks.nostore.NoCaseStore`, which
-accepts the same calls and returns at once. The three sides run `REPEATS` times in alternating
-order (A B C, C B A, ...); each side's median repeat (by p99) is reported, failures of all repeats.
+accepts the same calls and returns at once.
+
+The three servers run side by side (each in its own process, all pinned to the server CPU) and
+take turns: every moderator sends `CHUNK_EACH` commands to one side, that side finishes its work
+(`idle`), then the next side, in alternating order (A B C, C B A, ...), until each side has had
+`COMMANDS_EACH` per moderator. Drift in the machine's load (a 2-core machine shared with other
+work) so hits every side alike, which a 10% goal needs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -28,7 +34,7 @@ import aiohttp
 
 from benchmarks.backend import BENCH_CALL, target
 from benchmarks.load import Arrivals, backend_child, pool, post, server_child, slash
-from benchmarks.procs import Child, Placement, pinned, placement
+from benchmarks.procs import Child, pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
 from benchmarks.servers import Kind, ServerConfig
 
@@ -38,8 +44,9 @@ MODERATORS = 50
 COMMANDS_EACH = 40
 QUICK_MODERATORS = 10
 QUICK_COMMANDS_EACH = 4
+CHUNK_EACH = 10  # commands per moderator per turn (even: every target ends a turn unblocked)
+QUICK_CHUNK_EACH = 2
 WARM_COMMANDS_EACH = 2
-REPEATS = 3  # whole measurements per side, in alternating order; the median repeat is reported
 REPLY_TIMEOUT = 30.0
 P99_GOAL_MS = 1000.0
 THROUGHPUT_GOAL = 50.0  # commands/s: every one of 50 moderators served once a second
@@ -54,8 +61,8 @@ NOTES = (
     "≥ 50 commands/s. Case store rows: the same callmod with its SQLite case store (file on "
     "local disk, WAL, synchronous=FULL) against callmod with a stand-in store that keeps nothing "
     f"(benchmarks/nostore.py); goal (issue): recording a case adds ≤ {STORE_GOAL - 1:.0%}. "
-    f"All sides run {REPEATS}× in alternating order; each side's median repeat (by p99) is "
-    "reported, with the failures of all repeats."
+    f"The three servers run side by side and take turns of {CHUNK_EACH} commands per moderator "
+    "in alternating order, so drift in the machine's load hits every side alike."
 )
 
 
@@ -64,8 +71,7 @@ class E2ERun:
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     commands: int = 0
-    seconds: float = 0.0
-    attempted: int = 0  # commands sent over all repeats (a median run keeps its repeats' count)
+    seconds: float = 0.0  # under load only: the sum of this side's turns
 
     @property
     def throughput(self) -> float:
@@ -90,9 +96,9 @@ class Target:
 
 
 async def _moderator(
-    to: Target, moderator: int, commands: int, label: str, into: E2ERun
+    to: Target, moderator: int, commands: range, label: str, into: E2ERun
 ) -> None:
-    for j in range(commands):
+    for j in commands:
         name, text = _command(moderator, j)
         key = f"{label}-{moderator}-{j}"
         request = slash(
@@ -110,91 +116,84 @@ async def _moderator(
             into.failures.append(f"{name} {text}: {arrival.text[:120]}")
 
 
-async def _load(to: Target, moderators: int, commands: int, label: str) -> E2ERun:
-    result = E2ERun(commands=moderators * commands, attempted=moderators * commands)
+async def _load(to: Target, moderators: int, commands: range, label: str, into: E2ERun) -> None:
+    """Every moderator sends `commands` (numbers j: even kicks, odd unblocks) in closed loops."""
     started = time.monotonic()
     async with asyncio.TaskGroup() as group:
         for m in range(moderators):
-            group.create_task(_moderator(to, m, commands, label, result))
-    result.seconds = time.monotonic() - started
-    return result
+            group.create_task(_moderator(to, m, commands, label, into))
+    into.seconds += time.monotonic() - started
+    into.commands += moderators * len(commands)
+
+
+@dataclass(frozen=True)
+class Side:
+    kind: Kind
+    server: Child
+    to: Target
+    result: E2ERun = field(default_factory=E2ERun)
+
+    async def turn(
+        self, backend: Child, moderators: int, commands: range, label: str, into: E2ERun
+    ) -> None:
+        """One turn under load, then until the server and the backend are quiet again."""
+        await _load(self.to, moderators, commands, f"{label}-{self.kind}", into)
+        await self.server.request("idle")
+        await backend.request("reset")
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack, kind: Kind, backend: Child, arrivals: Arrivals
+) -> Side:
+    secret = secrets.token_hex(16)
+    config = ServerConfig(kind, secret, backend.info)
+    server = await stack.enter_async_context(server_child(config, placement().server))
+    session = await stack.enter_async_context(pool())
+    to = Target(
+        session,
+        str(server.info["events_url"]),
+        secret,
+        str(backend.info["slack_base_url"]),
+        arrivals,
+    )
+    return Side(kind, server, to)
 
 
 async def measure(
-    kind: Kind,
-    backend: Child,
-    arrivals: Arrivals,
-    place: Placement,
-    *,
-    moderators: int,
-    commands: int,
-) -> E2ERun:
-    secret = secrets.token_hex(16)
-    config = ServerConfig(kind, secret, backend.info)
-    async with server_child(config, place.server) as server, pool() as session:
-        to = Target(
-            session,
-            str(server.info["events_url"]),
-            secret,
-            str(backend.info["slack_base_url"]),
-            arrivals,
-        )
-        # An even count per moderator leaves every target unblocked for the measured run.
-        await _load(to, moderators, WARM_COMMANDS_EACH, f"warm-{kind}")
-        await server.request("idle")
-        await backend.request("reset")
-        result = await _load(to, moderators, commands, f"e2e-{kind}")
-        await server.request("idle")
-        await backend.request("reset")
-    return result
+    backend: Child, arrivals: Arrivals, *, moderators: int, commands: int, chunk: int
+) -> dict[Kind, E2ERun]:
+    """Every side of SIDES served at once and loaded in turns; their results by kind."""
+    async with contextlib.AsyncExitStack() as stack:
+        sides = [await _start(stack, kind, backend, arrivals) for kind in SIDES]
+        for side in sides:  # Bolt's auth.test, the keep-alive pool; even: targets unblocked
+            await side.turn(backend, moderators, range(WARM_COMMANDS_EACH), "warm", E2ERun())
+        for turn, start in enumerate(range(0, commands, chunk)):
+            span = range(start, min(start + chunk, commands))
+            for side in sides if turn % 2 == 0 else sides[::-1]:
+                await side.turn(backend, moderators, span, f"e2e{turn}", side.result)
+        return {side.kind: side.result for side in sides}
 
 
 async def _run(quick: bool) -> list[Row]:
-    moderators, commands = (
-        (QUICK_MODERATORS, QUICK_COMMANDS_EACH) if quick else (MODERATORS, COMMANDS_EACH)
+    moderators, commands, chunk = (
+        (QUICK_MODERATORS, QUICK_COMMANDS_EACH, QUICK_CHUNK_EACH)
+        if quick
+        else (MODERATORS, COMMANDS_EACH, CHUNK_EACH)
     )
-    repeats = 1 if quick else REPEATS
     place = placement()
     backend, arrivals = backend_child(moderators, place.others)
-    runs: dict[Kind, list[E2ERun]] = {kind: [] for kind in SIDES}
     with pinned(place.others):
         async with backend:
             await backend.request("push", on=True)
             arrivals.attach()
             try:
-                # A B C C B A …: drift in the machine's load hits every side alike.
-                for repeat in range(repeats):
-                    for kind in SIDES if repeat % 2 == 0 else SIDES[::-1]:
-                        runs[kind].append(
-                            await measure(
-                                kind,
-                                backend,
-                                arrivals,
-                                place,
-                                moderators=moderators,
-                                commands=commands,
-                            )
-                        )
+                runs = await measure(
+                    backend, arrivals, moderators=moderators, commands=commands, chunk=chunk
+                )
             finally:
                 arrivals.detach()
-    ours, nostore, bare = (
-        _median_run(runs[k]) for k in ("callmod", "callmod-nostore", "bare-kick")
-    )
+    ours, nostore, bare = runs["callmod"], runs["callmod-nostore"], runs["bare-kick"]
     return _rows(ours, bare, moderators) + _store_rows(ours, nostore, moderators)
-
-
-def _median_run(runs: list[E2ERun]) -> E2ERun:
-    """The repeat whose p99 is the median of the repeats' p99s, with the failures (and the
-    command count) of all repeats."""
-    ranked = sorted(runs, key=lambda run: percentile(run.latencies, 99))
-    middle = ranked[len(ranked) // 2]
-    return E2ERun(
-        latencies=middle.latencies,
-        failures=[failure for run in runs for failure in run.failures],
-        commands=middle.commands,
-        seconds=middle.seconds,
-        attempted=sum(run.commands for run in runs),
-    )
 
 
 def _rows(ours: E2ERun, bare: E2ERun, moderators: int) -> list[Row]:
@@ -225,7 +224,7 @@ def _rows(ours: E2ERun, bare: E2ERun, moderators: int) -> list[Row]:
             moderators,
             float(len(ours.failures)),
             float(len(bare.failures)),
-            f"of {ours.attempted}",
+            f"of {ours.commands}",
             goal="0",
             met=not ours.failures,
         ),
@@ -270,7 +269,7 @@ def _store_rows(ours: E2ERun, nostore: E2ERun, moderators: int) -> list[Row]:
             moderators,
             float(len(ours.failures)),
             float(len(nostore.failures)),
-            f"of {ours.attempted}",
+            f"of {ours.commands}",
             goal="0",
             met=not ours.failures and not nostore.failures,
         ),

@@ -44,6 +44,9 @@ class NoCaseStore(CaseStore):
     async def migrate(self) -> None:
         return None
 
+    async def check_writable(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -123,6 +126,12 @@ class NoCaseStore(CaseStore):
 
     async def open_bans(self) -> dict[str, Case]:
         return {}
+
+    async def unannounced(self, kind: Kind, *, since: datetime) -> list[Case]:
+        return []
+
+    async def latest_before(self, user_id: str, kind: Kind, number: int) -> Case | None:
+        return None
 
     async def export_csv(self, since: datetime, out: TextIO) -> int:
         return 0

@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     man = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
     man.add_argument("--url", default=None, help="public /slack/events URL")
     man.add_argument("--socket-mode", action="store_true")
+    man.add_argument(
+        "--prefix",
+        default="",
+        help="put this before every command name but /mod (cm- gives /cm-kick); "
+        "set MOD_COMMAND_PREFIX to the same",
+    )
     cases = sub.add_parser("cases", help="the case store: export cases as CSV")
     cases_sub = cases.add_subparsers(dest="cases_command", required=True)
     export = cases_sub.add_parser("export", help="write cases as CSV to standard output")
@@ -37,7 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         from commands import build_registry
 
         url = args.url or PLACEHOLDER_URL
-        sys.stdout.write(manifest_yaml(build_registry(), url=url, socket_mode=args.socket_mode))
+        try:
+            text = manifest_yaml(
+                build_registry(), url=url, socket_mode=args.socket_mode, prefix=args.prefix
+            )
+        except ValueError as error:
+            print(f"callmod: --prefix: {error}", file=sys.stderr)
+            return 2
+        sys.stdout.write(text)
         return 0
     if args.command == "console":
         from bot.local.console import run_console
@@ -69,14 +82,27 @@ def main(argv: list[str] | None = None) -> int:
 async def serve(settings: Settings) -> int:
     from bot.cases import CaseStore, CaseStoreUnavailable
     from bot.runtime.callmod import Callmod
+    from bot.runtime.channels import resolve_channels
+    from bot.runtime.listen import check_can_listen
     from bot.util.clock import SystemClock
 
     log = logging.getLogger("callmod")
     clock = SystemClock()
     try:
+        await check_can_listen(settings.host, settings.port)  # a busy PORT, a foreign HOST
+    except ConfigError as error:
+        print(f"callmod: {error}", file=sys.stderr)
+        return 2
+    try:
         store = await CaseStore.open(settings.database_url.get_secret_value(), clock=clock)
     except CaseStoreUnavailable as error:
         print(f"callmod: {error}", file=sys.stderr)
+        return 2
+    try:
+        settings = await resolve_channels(settings)  # names → ids; the bot must be in them
+    except ConfigError as error:
+        print(f"callmod: {error}", file=sys.stderr)
+        await store.close()
         return 2
     emulator = None
     if settings.stream_emulated:
@@ -84,27 +110,43 @@ async def serve(settings: Settings) -> int:
 
         emulator = StreamEmulator(clock=clock)
         await emulator.start(host="127.0.0.1", port=0)
-        settings = settings.model_copy(
-            update={
-                "stream_api_key": emulator.api_key,
-                "stream_api_secret": emulator.api_secret,
-                "stream_base_url": emulator.base_url,
-            }
+        # Validated again, so the secret is a SecretStr as Callmod expects (model_copy would
+        # keep the raw str and fail at `get_secret_value`).
+        settings = settings.with_values(
+            stream_api_key=emulator.api_key,
+            stream_api_secret=emulator.api_secret,
+            stream_base_url=emulator.base_url,
         )
         log.warning("STREAM_API_KEY is not set: using the embedded Stream emulator")
     callmod = Callmod(settings, clock=clock, store=store)
-    base = await callmod.start(settings.host, settings.port)
+    try:
+        base = await callmod.start(settings.host, settings.port)
+    except ConfigError as error:  # HOST or PORT cannot be bound
+        print(f"callmod: {error}", file=sys.stderr)
+        await callmod.stop()
+        await store.close()
+        if emulator is not None:
+            await emulator.stop()
+        return 2
     if emulator is not None:
         emulator.webhook_url = f"{base}/stream/webhook"
-    socket_handler = None
+    socket_mode = None
     if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from bot.slack.socket_mode import SocketModeRefused, open_socket_mode
 
-        socket_handler = AsyncSocketModeHandler(
-            callmod.bolt, settings.slack_app_token.get_secret_value()
-        )
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("connected to Slack over Socket Mode")
+        try:
+            socket_mode = await open_socket_mode(
+                callmod.bolt,
+                settings.slack_app_token.get_secret_value(),
+                inflight=callmod.inflight,
+            )
+        except SocketModeRefused as error:  # a bad app token: say so, do not retry forever
+            print(f"callmod: {error}", file=sys.stderr)
+            await callmod.stop()
+            await store.close()
+            if emulator is not None:
+                await emulator.stop()
+            return 2
     log.info("callmod listening on %s:%s", settings.host, settings.port)
 
     stop = asyncio.Event()
@@ -114,8 +156,8 @@ async def serve(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
-    if socket_handler is not None:
-        await socket_handler.close_async()  # type: ignore[no-untyped-call]
+    if socket_mode is not None:
+        await socket_mode.close()
     await callmod.stop()
     await store.close()
     if emulator is not None:

@@ -6,8 +6,10 @@ variable and what it must look like; `python -m bot` prints it and exits with st
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,6 +21,12 @@ STREAM_USER_ID = re.compile(r"^[A-Za-z0-9@_-]{1,255}$")
 # Acked commands doing Stream/Slack work at once; measured in benchmarks/README.md.
 POST_ACK_LIMIT = 4
 CHANNEL = re.compile(r"^([CGD][A-Z0-9]{2,}|#?[a-z0-9][a-z0-9._-]{0,79})$")
+# Slash-command name prefix (`cm-` → /cm-kick): Slack's command-name characters; 20 characters
+# leave room for the longest command name within Slack's 32 (checked in bot/core/names.py).
+COMMAND_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,19}$")
+# A host name (RFC 1123 labels); one whose last label is all digits is a mistyped IP address.
+HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _MEMBER_LIST = "a comma list of Slack user ids (U0123ABCD) or user-group handles (@oncall-mods)"
 _HINTS: dict[str, str] = {
@@ -28,6 +36,7 @@ _HINTS: dict[str, str] = {
     "stream_api_key": "the Stream project's API key",
     "stream_api_secret": "the Stream project's API secret",
     "mod_default_call_type": "a Stream call type: lower-case letters, digits, _ or -",
+    "mod_command_prefix": "lower-case letters, digits, _ or -, at most 20, e.g. cm- (or empty)",
     "mod_stream_user_id": "a Stream user id: letters, digits, @, _ or -",
     "mod_admins": _MEMBER_LIST,
     "mod_moderators": _MEMBER_LIST,
@@ -37,6 +46,18 @@ _HINTS: dict[str, str] = {
     "database_url": "an SQLAlchemy async URL: sqlite+aiosqlite:///callmod.db or "
     "postgresql+asyncpg://user:password@host/db",
     "mod_case_retention_days": "a whole number of days (unset keeps cases forever)",
+    "mod_reconcile_seconds": "a number of seconds greater than 0",
+    "host": "an IP address (0.0.0.0, 127.0.0.1, ::) or a host name of this machine",
+    "log_level": "one of " + ", ".join(LOG_LEVELS),
+    "log_format": "text or json",
+    "slack_api_url": "an http(s) URL such as https://slack.com/api/",
+    "stream_base_url": "an http(s) URL such as https://video.stream-io-api.com",
+    "stream_connect_timeout": "a number of seconds greater than 0",
+    "stream_read_timeout": "a number of seconds greater than 0",
+    "stream_deadline": "a number of seconds greater than 0",
+    "mod_usergroup_cache_seconds": "a number of seconds, 0 or more",
+    "mod_request_max_age_seconds": "a number of seconds greater than 0",
+    "mod_max_concurrent_actions": "a whole number from 1 to 256",
 }
 
 
@@ -77,6 +98,7 @@ class Settings(BaseSettings):
     stream_deadline: float = Field(default=8.0, gt=0)
 
     mod_default_call_type: str = "default"
+    mod_command_prefix: str = ""  # slash commands also answer as /<prefix><name>
     mod_stream_user_id: str = "callmod-bot"
     mod_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     mod_moderators: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -89,6 +111,8 @@ class Settings(BaseSettings):
 
     database_url: SecretStr = SecretStr("sqlite+aiosqlite:///callmod.db")  # may hold a password
     mod_case_retention_days: int | None = Field(default=None, ge=1)
+    # How often callmod's view of bans is brought into line with Stream's.
+    mod_reconcile_seconds: float = Field(default=300.0, gt=0)
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -112,6 +136,13 @@ class Settings(BaseSettings):
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must start with xapp-")
+        return value
+
+    @field_validator("mod_command_prefix")
+    @classmethod
+    def _command_prefix(cls, value: str) -> str:
+        if value and not COMMAND_PREFIX.match(value):
+            raise ValueError(f"{value!r} cannot start a slash-command name")
         return value
 
     @field_validator("mod_default_call_type")
@@ -150,9 +181,39 @@ class Settings(BaseSettings):
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
+        _check_http_url(value)
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("stream_base_url")
+    @classmethod
+    def _stream_url(cls, value: str) -> str:
+        _check_http_url(value)
+        return value
+
+    @field_validator("slack_signing_secret", "stream_api_secret", "stream_api_key")
+    @classmethod
+    def _not_blank(cls, value: SecretStr | str | None) -> SecretStr | str | None:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is not None and not text.strip():
+            raise ValueError("is blank")
+        if text is not None and text != text.strip():
+            raise ValueError("starts or ends with spaces or a line break")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not _is_host(value):
+            raise ValueError(f"{value!r} is neither an IP address nor a host name")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level")
+        return level
 
     @model_validator(mode="after")
     def _modes(self) -> Settings:
@@ -174,6 +235,11 @@ class Settings(BaseSettings):
                 + _HINTS[missing.lower()]
             )
         return self
+
+    def with_values(self, **changes: object) -> Settings:
+        """A copy with `changes` applied and validated again (secrets stay `SecretStr`);
+        `model_copy(update=...)` would store the raw values unchecked."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
     @property
     def slack_mode(self) -> bool:
@@ -198,6 +264,26 @@ def load_settings(**overrides: object) -> Settings:
         raise
     except ValueError as exc:  # pydantic wraps most, but a settings source can raise directly
         raise ConfigError(str(exc).splitlines()[0]) from None
+
+
+def _check_http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+
+
+def _is_host(value: str) -> bool:
+    """An IP address, or a syntactically valid host name (whether it resolves is found out when
+    the server binds: see bot/runtime/listen.py)."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    labels = value.removesuffix(".").split(".")
+    if len(value) > 253 or not all(HOST_LABEL.match(label) for label in labels):
+        return False
+    return not labels[-1].isdigit()
 
 
 def _describe(exc: ValidationError) -> str:

@@ -20,7 +20,7 @@ from bot.core.parsing import (
 )
 from bot.core.registry import ButtonAction, Command
 from bot.moderation.bans.book import UnbanOutcome
-from bot.moderation.bans.record import BanRecord, record_from_stream
+from bot.moderation.bans.record import BanRecord
 from bot.moderation.bans.render import UNBAN_ACTION, ban_entry, closure_text
 from bot.settings import Settings
 from bot.slack import blocks
@@ -145,38 +145,32 @@ class BansPage:
     user: str | None
     offset: int
     records: list[BanRecord]
-    total: int | None  # None when listed from Stream, which does not count
     more: bool
 
 
 async def _fetch_page(ctx: ActionContext, user: str | None, offset: int) -> BansPage:
-    """From callmod's own records once they are rebuilt; from Stream until then."""
-    if ctx.bans.rehydrated.is_set():
-        known = ctx.bans.active(user)
-        window = known[offset : offset + PAGE_SIZE]
-        return BansPage(user, offset, window, len(known), offset + PAGE_SIZE < len(known))
-    bans = await ctx.stream.query_bans(user_id=user, limit=PAGE_SIZE + 1, offset=offset)
-    bot_user = ctx.settings.mod_stream_user_id
-    records = [record_from_stream(ban, bot_user) for ban in bans[:PAGE_SIZE]]
-    more = len(bans) > PAGE_SIZE and offset + PAGE_SIZE <= MAX_BANS_OFFSET
-    return BansPage(user, offset, records, None, more)
+    """Always from Stream, the truth for bans; callmod adds what it knows of each (who banned
+    through Slack and why, the case, the notification)."""
+    bans = await ctx.stream.query_bans(user_id=user, limit=PAGE_SIZE, offset=offset)
+    records = [ctx.bans.known_as(ban) for ban in bans]
+    # Offsets count every entry Stream sent, readable or not (unreadable ones are left out).
+    ahead = offset + PAGE_SIZE
+    more = bans.raw_count == PAGE_SIZE and ahead <= MAX_BANS_OFFSET
+    if more:
+        more = (await ctx.stream.query_bans(user_id=user, limit=1, offset=ahead)).raw_count > 0
+    return BansPage(user, offset, records, more)
 
 
-def render_bans_page(page: BansPage, now: float) -> Reply:
+def render_bans_page(page: BansPage, now: float, team_url: str | None) -> Reply:
     if not page.records:
         who = f" for {code(page.user)}" if page.user else ""
         return Reply(f"No active bans{who}.")
     first, last = page.offset + 1, page.offset + len(page.records)
     whole = page.offset == 0 and not page.more
-    if page.total is not None:
-        header = f"*Active bans* ({page.total})"
-        if not whole:
-            header += f", {first}–{last} shown"
-    else:
-        header = f"*Active bans* ({last})" if whole else f"*Active bans* {first}–{last}"
-        if page.more:
-            header += " (more on the next page)"
-    lines = [ban_entry(record, now) for record in page.records]
+    header = f"*Active bans* ({last})" if whole else f"*Active bans* {first}–{last}"
+    if page.more:
+        header += " (more on the next page)"
+    lines = [ban_entry(record, now, team_url) for record in page.records]
     parts = [blocks.section(header), *(blocks.section(line) for line in lines)]
     buttons = []
     if page.offset > 0:
@@ -198,7 +192,7 @@ async def _show_bans(ctx: ActionContext, user: str | None, offset: int) -> Reply
     page = await _fetch_page(ctx, user, offset)
     if not page.records and offset > 0:
         page = await _fetch_page(ctx, user, 0)  # the list shrank under the button
-    return render_bans_page(page, ctx.clock.time())
+    return render_bans_page(page, ctx.clock.time(), ctx.bans.team_url)
 
 
 async def _list_bans(ctx: ActionContext, user: str | None) -> Reply:
@@ -260,8 +254,9 @@ async def _unban_button(ctx: ActionContext, click: Click) -> Reply:
                 f"That notification is about an earlier ban of {code(user)}; the ban in force "
                 "has its own notification. Use its Unban button or `/unban`."
             )
+    note = "" if result.announced else "\n_(The ban notification could not be updated.)_"
     return Reply(
-        f":dove_of_peace: You unbanned {code(user)}.",
+        f":dove_of_peace: You unbanned {code(user)}.{note}",
         audited=result.announced,
         did=Plan(f"unban {code(user)}", target=user, kind=Kind.UNBAN),
     )

@@ -178,6 +178,16 @@ def test_settings_class_still_refuses_directly() -> None:
     [
         ({"SLACK_BOT_TOKEN": "xoxb-123-456-abc"}, "SLACK_SIGNING_SECRET"),
         ({"MOD_ADMINS": "maria", "SLACK_SIGNING_SECRET": SIGNING_SECRET}, "MOD_ADMINS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"HOST": "999.1.1.1"}, "HOST"),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-123-456-abc",
+                "SLACK_SIGNING_SECRET": " ",
+                "MOD_LOG_CHANNEL": "C0MODLOG",
+            },
+            "SLACK_SIGNING_SECRET",
+        ),
     ],
 )
 def test_serve_exits_2_with_one_line(
@@ -207,3 +217,77 @@ def test_serve_exits_2_with_one_line(
     assert variable in lines[0]
     assert "Traceback" not in done.stderr
     assert SIGNING_SECRET not in done.stderr and done.stdout == ""
+
+
+# -- every setting in the README is checked (issue 12, item 8) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("LOG_LEVEL", "LOUD", "'LOUD' is not a log level (expected one of DEBUG, INFO"),
+        ("LOG_FORMAT", "xml", "text or json"),
+        ("HOST", "999.1.1.1", "'999.1.1.1' is neither an IP address nor a host name"),
+        ("HOST", "", "neither an IP address nor a host name"),
+        ("HOST", "my host", "neither an IP address nor a host name"),
+        ("HOST", "-bad-.example", "neither an IP address nor a host name"),
+        ("SLACK_SIGNING_SECRET", "", "is blank"),
+        ("SLACK_SIGNING_SECRET", "   ", "is blank"),
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET + "\n", "starts or ends with spaces"),
+        ("STREAM_API_SECRET", " ", "is blank"),
+        ("STREAM_API_KEY", "", "is blank"),
+        ("STREAM_BASE_URL", "video.stream-io-api.com", "is not an http(s) URL"),
+        ("SLACK_API_URL", "https://", "is not an http(s) URL"),
+        ("STREAM_CONNECT_TIMEOUT", "0", "a number of seconds greater than 0"),
+        ("STREAM_READ_TIMEOUT", "soon", "a number of seconds greater than 0"),
+        ("STREAM_DEADLINE", "-1", "a number of seconds greater than 0"),
+        ("MOD_USERGROUP_CACHE_SECONDS", "-5", "a number of seconds, 0 or more"),
+        ("MOD_REQUEST_MAX_AGE_SECONDS", "0", "a number of seconds greater than 0"),
+        ("MOD_MAX_CONCURRENT_ACTIONS", "0", "a whole number from 1 to 256"),
+        ("MOD_STREAM_USER_ID", "callmod bot", "not a valid Stream user id"),
+        ("MOD_LOG_CHANNEL", "mod log", "is not a channel id or name"),
+        ("MOD_REQUESTS_CHANNEL", "#Mod-Requests", "is not a channel id or name"),
+        ("DATABASE_URL", "mysql://db", "must start with sqlite+aiosqlite://"),
+        ("MOD_CASE_RETENTION_DAYS", "0", "a whole number of days"),
+    ],
+)
+def test_every_setting_refuses_a_bad_value_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    slack_mode(monkeypatch)
+    if variable.startswith("STREAM_API_"):  # the pair is set together
+        monkeypatch.setenv("STREAM_API_KEY", "key")
+        monkeypatch.setenv("STREAM_API_SECRET", STREAM_SECRET)
+    monkeypatch.setenv(variable, value)
+    message = problem()
+    assert message.startswith(f"{variable}: "), message
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "read"),
+    [
+        ("LOG_LEVEL", "debug", "DEBUG"),
+        ("LOG_LEVEL", "Warning", "WARNING"),
+        ("HOST", "127.0.0.1", "127.0.0.1"),
+        ("HOST", "::", "::"),
+        ("HOST", "localhost", "localhost"),
+        ("HOST", "callmod-1.internal.example.com", "callmod-1.internal.example.com"),
+    ],
+)
+def test_good_values_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, read: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert getattr(load_settings(), variable.lower()) == read
+
+
+def test_a_validated_copy_keeps_secrets_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` swaps in the embedded emulator's credentials with `with_values`: the secret must
+    stay a `SecretStr` (a `model_copy` kept a plain str and `serve` crashed on it)."""
+    slack_mode(monkeypatch)
+    copy = load_settings().with_values(stream_api_key="k", stream_api_secret="s")
+    assert copy.stream_api_secret is not None
+    assert copy.stream_api_secret.get_secret_value() == "s"
+    with pytest.raises(ValueError):
+        copy.with_values(log_level="LOUD")

@@ -134,6 +134,12 @@ class CaseStore:
         """Upgrade the schema to the newest revision (idempotent; `open()` already does it)."""
         await self._migrate()
 
+    async def check_writable(self) -> None:
+        """Prove the database takes a write now (readiness): one no-op UPDATE of a one-row
+        table in a write transaction. Raises `CaseStoreUnavailable` when it does not."""
+        async with self._write() as conn:
+            await conn.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
+
     async def close(self) -> None:
         await self._engine.dispose()
 
@@ -387,6 +393,40 @@ class CaseStore:
         async with self._read() as conn:
             found = await self._load(conn, query)
         return {case.target_user_id: case for case in found if case.target_user_id is not None}
+
+    async def unannounced(self, kind: Kind, *, since: datetime) -> list[Case]:
+        """Cases of `kind` created at or after `since` that no Slack message announced yet
+        (announcements callmod still owes after a restart), oldest first."""
+        announced = sa.exists().where(case_messages.c.case_number == cases.c.number)
+        query = (
+            sa.select(cases)
+            .where(
+                cases.c.kind == kind.value,
+                cases.c.created_at >= utc(since, "since"),
+                cases.c.voided_at.is_(None),
+                ~announced,
+            )
+            .order_by(cases.c.number)
+        )
+        async with self._read() as conn:
+            return await self._load(conn, query)
+
+    async def latest_before(self, user_id: str, kind: Kind, number: int) -> Case | None:
+        """The newest case of `kind` for `user_id` numbered below `number` (with messages)."""
+        query = (
+            sa.select(cases)
+            .where(
+                cases.c.target_user_id == user_id,
+                cases.c.kind == kind.value,
+                cases.c.number < number,
+                cases.c.voided_at.is_(None),
+            )
+            .order_by(cases.c.number.desc())
+            .limit(1)
+        )
+        async with self._read() as conn:
+            found = await self._load(conn, query)
+        return found[0] if found else None
 
     async def export_csv(self, since: datetime, out: TextIO) -> int:
         """Write the cases created at or after `since` to `out` as CSV (header `CSV_COLUMNS`,

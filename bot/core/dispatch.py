@@ -12,10 +12,10 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cachetools import FIFOCache
-
 from bot.cases.models import MessagePurpose, Outcome
+from bot.core import names
 from bot.core.audit import AuditSink, audit_line
+from bot.core.confirmations import Confirmations
 from bot.core.context import ActionContext
 from bot.core.model import Actor, Click, Plan, Reply, Role
 from bot.core.parsing import UsageError
@@ -35,7 +35,6 @@ log = logging.getLogger("callmod.actions")
 
 CONFIRM_ACTION = "callmod_confirm"
 CANCEL_ACTION = "callmod_cancel"
-REMEMBERED_CONFIRMATIONS = 10_000  # Confirm/Cancel nonces kept to answer double clicks
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,19 @@ class Services:
 class Dispatcher:
     def __init__(self, services: Services) -> None:
         self._services = services
-        # nonce -> the Slack user who confirmed or cancelled it
-        self._used_confirmations: FIFOCache[str, str] = FIFOCache(REMEMBERED_CONFIRMATIONS)
+        self._confirmations = Confirmations(services.clock)
+        self.prefix = services.settings.mod_command_prefix  # /cm-kick as well as /kick
+
+    def slash(self, command: Command[Any]) -> str:
+        """The name to type for `command` in this workspace: `/kick`, or `/cm-kick`."""
+        return names.slash(command.name, self.prefix)
+
+    def usage_line(self, command: Command[Any]) -> str:
+        return f"{self.slash(command)} {command.usage}".rstrip()
+
+    def command(self, word: str) -> Command[Any] | None:
+        """The command a typed word names: `kick`, `/kick`, `KICK`, or `/cm-kick`."""
+        return self.registry.get(word) or self.registry.get(names.command_word(word, self.prefix))
 
     @property
     def registry(self) -> Registry:
@@ -75,7 +85,7 @@ class Dispatcher:
             word, _, rest = text.strip().partition(" ")
             if not word or word.lower() == "help":
                 return self.help(actor)
-            command = self.registry.get(word)
+            command = self.command(word)
             if command is None:
                 return Reply(
                     f":warning: `{blocks.code(word)[1:-1]}` is not a callmod command. "
@@ -97,18 +107,18 @@ class Dispatcher:
         label = actor.role.label
         article = "an" if label[0] in "aeiou" else "a"
         lines = [f"*callmod commands for {article} {label}*"]
-        lines += [f"`{escape(c.usage_line)}` — {escape(c.summary)}" for c in usable]
+        lines += [f"`{escape(self.usage_line(c))}` — {escape(c.summary)}" for c in usable]
         lines.append(f"Every command also works as `{escape('/mod <command> …')}`.")
         return Reply("\n".join(lines))
 
     def _authorize(self, command: Command[Any], text: str, actor: Actor) -> Parsed | Reply:
         """The role the command needs, then the parse, then the role its arguments need."""
         if actor.role < command.min_role:
-            return _denied(actor, command.min_role, command.slash)
+            return _denied(actor, command.min_role, self.slash(command))
         try:
             args = command.parse(text, self._services.settings)
         except UsageError as error:
-            return _usage(command, str(error))
+            return _usage(self.usage_line(command), str(error))
         needed = command.role_needed(args)
         if actor.role < needed:
             return _denied(actor, needed, command.plan(args).summary)
@@ -123,8 +133,7 @@ class Dispatcher:
         return await self.execute(command, checked.args, actor)
 
     def _confirmation(self, command: Command[Any], text: str, plan: Plan) -> Reply:
-        nonce = secrets.token_hex(8)
-        value = blocks.encode_value({"cmd": command.name, "text": text, "n": nonce})
+        value = self._confirmations.button_value(command.name, text)
         prompt = f":warning: Really {plan.summary}?"
         return Reply(
             prompt,
@@ -146,17 +155,24 @@ class Dispatcher:
         """A Confirm click: the role is checked again and the command parsed again."""
         actor = await self.actor(user_id, user_name)
         try:
-            data = blocks.decode_value(value)
-            command = self.registry.get(str(data["cmd"]))
-            text, nonce = str(data["text"]), str(data["n"])
-        except (ValueError, KeyError):
+            pending = self._confirmations.read(value)
+        except ValueError:
             return Reply(":warning: That button no longer works; run the command again.")
+        command = self.registry.get(pending.command)
         if command is None:
             return Reply(":warning: That command no longer exists.")
-        checked = self._authorize(command, text, actor)
+        if pending.text is None:  # a long command kept server-side, and no longer
+            earlier = self._confirmations.claimed_by(pending.nonce)
+            if earlier is not None:
+                return Reply(f"This was already handled by {blocks.mention(earlier)}.")
+            return Reply(
+                ":warning: This confirmation has expired; nothing was changed. "
+                "Run the command again."
+            )
+        checked = self._authorize(command, pending.text, actor)
         if isinstance(checked, Reply):
             return checked
-        earlier = self._claim(nonce, actor)
+        earlier = self._confirmations.claim(pending.nonce, actor.user_id)
         if earlier is not None:
             return Reply(f"This was already handled by {blocks.mention(earlier)}.")
         return await self.execute(command, checked.args, actor)
@@ -165,24 +181,16 @@ class Dispatcher:
         """A Cancel click: only someone who may run the command can withdraw it."""
         actor = await self.actor(user_id, user_name)
         try:
-            data = blocks.decode_value(value)
-            command = self.registry.get(str(data["cmd"]))
-            nonce = str(data["n"])
-        except (ValueError, KeyError):
+            pending = self._confirmations.read(value)
+        except ValueError:
             return Reply(":warning: That button no longer works; nothing was changed.")
+        command = self.registry.get(pending.command)
         if command is not None and actor.role < command.min_role:
-            return _denied(actor, command.min_role, command.slash)
-        earlier = self._claim(nonce, actor)
+            return _denied(actor, command.min_role, self.slash(command))
+        earlier = self._confirmations.claim(pending.nonce, actor.user_id)
         if earlier is not None:
             return Reply(f"This was already handled by {blocks.mention(earlier)}.")
         return Reply("Cancelled; nothing was changed.", outcome="cancelled")
-
-    def _claim(self, nonce: str, actor: Actor) -> str | None:
-        earlier = self._used_confirmations.get(nonce)
-        if earlier is not None:
-            return earlier
-        self._used_confirmations[nonce] = actor.user_id
-        return None
 
     def context(self, actor: Actor, ticket: Ticket | None = None) -> ActionContext:
         services = self._services
@@ -309,8 +317,8 @@ def _outcome_advice(error: StreamAPIError) -> str:
     return "" if "nothing was changed" in error.sentence.lower() else " Nothing was changed."
 
 
-def _usage(command: Command[Any], problem: str) -> Reply:
-    return Reply(f":warning: {problem}.\nUsage: `{escape(command.usage_line)}`", outcome="usage")
+def _usage(usage_line: str, problem: str) -> Reply:
+    return Reply(f":warning: {problem}.\nUsage: `{escape(usage_line)}`", outcome="usage")
 
 
 def _denied(actor: Actor, needed: Role, what: str) -> Reply:

@@ -17,13 +17,16 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
+
+from bot.local.fake_channels import ChannelRefused, FakeChannels
 
 logger = logging.getLogger(__name__)
 
 MAX_BLOCKS = 50
+MAX_BUTTON_VALUE = 2000  # Block Kit: a button's value is at most 2,000 characters
 RESPONSE_URL_USES = 5
 RESPONSE_URL_METHOD = "response_url"
 _FIRST_TS_MICROS = 1_800_000_000_000_100
@@ -74,6 +77,14 @@ class ResponsePost:
 
 
 SlackEvent = ApiCall | PostedMessage | ResponsePost
+CONNECTIONS_OPEN = "apps.connections.open"
+
+
+class SocketModeEndpoint(Protocol):
+    """Answers `apps.connections.open` (see fake_socket_mode.py): the app-level token is
+    checked there, not against the bot token."""
+
+    def connections_open(self, token: str | None) -> dict[str, Any]: ...
 SlackListener = Callable[[SlackEvent], None]
 
 
@@ -88,9 +99,10 @@ class _Failure:
 class _MethodError(Exception):
     """A Slack method error: HTTP 200 with {"ok": false, "error": ...}."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, errors: list[str] | None = None) -> None:
         super().__init__(error)
         self.error = error
+        self.errors = errors  # Slack's details, e.g. for invalid_blocks
 
 
 class FakeSlack:
@@ -110,6 +122,7 @@ class FakeSlack:
         self.responses: list[ResponsePost] = []
         self.users: dict[str, str] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.channels = FakeChannels(team_id)  # #mod-log C0MODLOG, #mod-requests C0MODREQ
         self._failures: dict[str, deque[_Failure]] = {}
         self._listeners: list[SlackListener] = []
         self._changed = asyncio.Condition()
@@ -119,6 +132,7 @@ class FakeSlack:
         self._bound_messages: dict[str, PostedMessage] = {}
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self.socket_mode: SocketModeEndpoint | None = None  # set by FakeSocketMode
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -202,6 +216,10 @@ class FakeSlack:
 
     # ---- fault injection, subscriptions, waiting -------------------------------------------
 
+    def clear_failures(self) -> None:
+        """Slack recovers: no injected failure is left."""
+        self._failures.clear()
+
     def fail_next(
         self,
         method: str,
@@ -284,6 +302,8 @@ class FakeSlack:
         args = await _read_args(request)
         body_token = args.pop("token", None)
         token = _bearer(request.headers.get("Authorization")) or body_token
+        if method == CONNECTIONS_OPEN:
+            return await self._connections_open(args, token if isinstance(token, str) else None)
         token_ok = isinstance(token, str) and hmac.compare_digest(
             token.encode(), self._bot_token.encode()
         )
@@ -299,7 +319,20 @@ class FakeSlack:
             payload = await handler(args)
         except _MethodError as exc:
             payload = {"ok": False, "error": exc.error}
+            if exc.errors:
+                payload["errors"] = exc.errors
         return await self._answer(method, args, True, payload)
+
+    async def _connections_open(self, args: dict[str, Any], token: str | None) -> web.Response:
+        failure = self._take_failure(CONNECTIONS_OPEN)
+        if failure is not None:
+            return await self._answer_failure(CONNECTIONS_OPEN, args, failure)
+        if self.socket_mode is None:
+            payload: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
+        else:
+            payload = self.socket_mode.connections_open(token)
+        token_ok = payload.get("ok") is True
+        return await self._answer(CONNECTIONS_OPEN, args, token_ok, payload)
 
     async def _answer(
         self, method: str, args: dict[str, Any], token_ok: bool, payload: dict[str, Any]
@@ -336,7 +369,8 @@ class FakeSlack:
             "users.info": self._users_info,
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
-            "conversations.info": self._conversations_info,
+            "conversations.info": self.channels.info,
+            "conversations.list": self.channels.list,
         }
 
     async def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -352,7 +386,7 @@ class FakeSlack:
         }
 
     async def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = _required(args, "channel", "channel_not_found")
+        channel = _channel_arg(self.channels.post_target, args)
         text, blocks = _content(args)
         thread_ts = args.get("thread_ts") or None
         message = PostedMessage(channel, self.new_ts(), text, blocks, thread_ts=thread_ts)
@@ -392,7 +426,7 @@ class FakeSlack:
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _find_editable(self, args: dict[str, Any]) -> PostedMessage:
-        channel = _required(args, "channel", "channel_not_found")
+        channel = _channel_arg(self.channels.edit_target, args)
         ts = _required(args, "ts", "message_not_found")
         for message in self.messages:
             # Slack cannot edit or delete ephemeral messages through the Web API.
@@ -461,18 +495,6 @@ class FakeSlack:
             if usergroup_id(handle) == group_id:
                 return {"ok": True, "users": list(members)}
         raise _MethodError("no_such_subteam")
-
-    async def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = _required(args, "channel", "channel_not_found")
-        return {
-            "ok": True,
-            "channel": {
-                "id": channel,
-                "name": channel.lstrip("#").lower(),
-                "is_channel": True,
-                "is_member": True,
-            },
-        }
 
     # ---- response_url ----------------------------------------------------------------------
 
@@ -570,6 +592,14 @@ def _required(args: dict[str, Any], name: str, error: str) -> str:
     return value
 
 
+def _channel_arg(target: Callable[[str], str], args: dict[str, Any]) -> str:
+    """The `channel` argument as the channel id the method acts on (see fake_channels.py)."""
+    try:
+        return target(_required(args, "channel", "channel_not_found"))
+    except ChannelRefused as refused:
+        raise _MethodError(refused.error) from None
+
+
 def _content(args: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     text = args.get("text")
     text = text if isinstance(text, str) else ""
@@ -586,6 +616,18 @@ def _blocks(value: object) -> list[dict[str, Any]]:
         raise _MethodError("invalid_blocks")
     if len(value) > MAX_BLOCKS:
         raise _MethodError("invalid_blocks")
+    for b, block in enumerate(value):
+        elements = block.get("elements")
+        for e, element in enumerate(elements if isinstance(elements, list) else []):
+            button_value = element.get("value") if isinstance(element, dict) else None
+            if isinstance(button_value, str) and len(button_value) > MAX_BUTTON_VALUE:
+                raise _MethodError(
+                    "invalid_blocks",
+                    [
+                        f"must be less than {MAX_BUTTON_VALUE + 1} characters "
+                        f"[json-pointer:/blocks/{b}/elements/{e}/value]"
+                    ],
+                )
     return value
 
 

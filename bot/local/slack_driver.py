@@ -82,6 +82,33 @@ class SlackDriver:
         channel_id: str = "C0MODS",
         channel_name: str | None = None,
     ) -> SlashResult:
+        """Type `command text` in Slack: the text is sent escaped as Slack escapes it."""
+        fields, key = self.slash_payload(
+            command,
+            text,
+            user_id=user_id,
+            user_name=user_name,
+            channel_id=channel_id,
+            channel_name=channel_name,
+        )
+        status, body = await self.post_signed(urlencode(fields), content_type=FORM)
+        return SlashResult(status=status, body=body, response_key=key)
+
+    def slash_payload(
+        self,
+        command: str,
+        text: str,
+        *,
+        user_id: str,
+        user_name: str = "maria",
+        channel_id: str = "C0MODS",
+        channel_name: str | None = None,
+    ) -> tuple[dict[str, str], str]:
+        """A slash command's fields as Slack sends them (a signed form over HTTP, the envelope's
+        payload over Socket Mode), and the key of its response_url.
+
+        Slack sends what the user typed with `&`, `<` and `>` turned into `&amp;`, `&lt;` and
+        `&gt;` (with `should_escape: false`, nothing else is rewritten)."""
         key = self.fake.new_response_key()
         fields = {
             "token": VERIFICATION_TOKEN,
@@ -92,14 +119,13 @@ class SlackDriver:
             "user_id": user_id,
             "user_name": user_name,
             "command": command if command.startswith("/") else "/" + command,
-            "text": text,
+            "text": slack_escape(text),
             "api_app_id": API_APP_ID,
             "is_enterprise_install": "false",
             "response_url": self.fake.response_url(key),
             "trigger_id": self._trigger_id(),
         }
-        status, body = await self.post_signed(urlencode(fields), content_type=FORM)
-        return SlashResult(status=status, body=body, response_key=key)
+        return fields, key
 
     async def click(
         self,
@@ -116,6 +142,36 @@ class SlackDriver:
     ) -> ClickResult:
         """Click a button: on a channel `message`, or inside a response_url reply (`response_key`,
         no message), which Slack shows as an ephemeral message."""
+        payload, key = self.click_payload(
+            action_id=action_id,
+            value=value,
+            user_id=user_id,
+            user_name=user_name,
+            message=message,
+            response_key=response_key,
+            block_id=block_id,
+            channel_id=channel_id,
+            text=text,
+        )
+        body = urlencode({"payload": json.dumps(payload)})
+        status, answer = await self.post_signed(body, content_type=FORM)
+        return ClickResult(status=status, body=answer, response_key=key, payload=payload)
+
+    def click_payload(
+        self,
+        *,
+        action_id: str,
+        value: str,
+        user_id: str,
+        user_name: str = "maria",
+        message: PostedMessage | None = None,
+        response_key: str | None = None,
+        block_id: str = "b",
+        channel_id: str = "C0MODS",
+        text: str = "",
+    ) -> tuple[dict[str, Any], str]:
+        """A block_actions payload as Slack sends it (button values come back exactly as posted),
+        and the key of its response_url."""
         key = response_key or self.fake.new_response_key()
         response_url = self.fake.response_url(key, message=message)
         ephemeral = message is None
@@ -159,9 +215,7 @@ class SlackDriver:
         if message is not None:
             # Slack leaves `message` out of payloads from ephemeral messages.
             payload["message"] = self._message_shape(message)
-        body = urlencode({"payload": json.dumps(payload)})
-        status, answer = await self.post_signed(body, content_type=FORM)
-        return ClickResult(status=status, body=answer, response_key=key, payload=payload)
+        return payload, key
 
     async def post_signed(
         self,
@@ -220,6 +274,12 @@ class SlackDriver:
         if message.thread_ts:
             shaped["thread_ts"] = message.thread_ts
         return shaped
+
+
+def slack_escape(text: str) -> str:
+    """What Slack does to typed text before sending it to an app: `&`, `<` and `>` become
+    entities (in that order, so an `&` the user typed is not confused with one Slack added)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _channel_name(channel_id: str) -> str:

@@ -16,9 +16,12 @@ from typing import Any
 from bot.cases import CaseStore
 from bot.local.emulator import StreamEmulator
 from bot.local.fake_slack import FakeSlack
+from bot.local.fake_socket_mode import FakeSocketMode
 from bot.local.slack_driver import SlackDriver, SlashResult
 from bot.runtime.callmod import Callmod
+from bot.runtime.channels import resolve_channels
 from bot.settings import Settings
+from bot.slack.socket_mode import SocketMode, open_socket_mode
 from bot.util.clock import Clock, ManualClock, SystemClock
 
 _template: Path | None = None
@@ -48,6 +51,7 @@ OUTSIDER = Person("U0GUEST01", "guest")
 LOG_CHANNEL = "C0MODLOG"
 REQUESTS_CHANNEL = "C0MODREQ"
 BOT_TOKEN = "xoxb-local-console"
+RECONCILE_SECONDS = 7 * 86_400.0
 
 
 class LocalStack:
@@ -57,8 +61,11 @@ class LocalStack:
         clock: Clock,
         stream_deadline: float = 8.0,
         rehydrate: bool = True,
+        socket_mode: bool = False,
         **settings: Any,
     ) -> None:
+        """`socket_mode`: Slack reaches callmod over Socket Mode (`SLACK_APP_TOKEN`), through
+        the stand-in `self.socket`, as well as over HTTP (`self.driver`)."""
         self.clock = clock
         # The Stream client's retry backoff runs on its own clock, so that with a ManualClock the
         # tests need not step time for every retry; with a live clock they share it.
@@ -67,6 +74,8 @@ class LocalStack:
         )
         self.emulator = StreamEmulator(clock=clock)
         self.slack = FakeSlack(bot_token=BOT_TOKEN)
+        self.socket = FakeSocketMode(self.slack) if socket_mode else None
+        self.socket_connection: SocketMode | None = None
         self._deadline = stream_deadline
         self._rehydrate = rehydrate
         self._overrides = settings
@@ -86,13 +95,16 @@ class LocalStack:
             await copy_migrated_template(Path(self._database_dir.name) / "callmod.db")
         await self.emulator.start(host="127.0.0.1", port=0)
         await self.slack.start()
+        if self.socket is not None:
+            await self.socket.start()
         self.slack.users.update({p.user_id: p.user_name for p in (ADMIN, MODERATOR, OUTSIDER)})
         await self.start_callmod()
 
     async def start_callmod(self) -> Callmod:
         """(Re)start callmod alone, as after a deploy: the emulator and the case store keep
-        their state."""
-        settings = self.settings()
+        their state. Channel names in the settings are resolved to ids with the fake Slack,
+        as `serve` does with Slack (`ConfigError` when one cannot be used)."""
+        settings = await resolve_channels(self.settings())
         url = settings.database_url.get_secret_value()
         self.store = await CaseStore.open(url, clock=self.clock)
         self.callmod = Callmod(
@@ -103,6 +115,12 @@ class LocalStack:
         if self.driver is not None:
             await self.driver.close()
         self.driver = SlackDriver(f"{base}/slack/events", self.signing_secret, self.slack)
+        if self.socket is not None:  # connected as `serve` connects
+            socket = self.socket
+            self.socket_connection = await open_socket_mode(
+                self.callmod.bolt, socket.app_token, inflight=self.callmod.inflight
+            )
+            await socket.wait_for(lambda: socket.connected)
         return self.callmod
 
     def settings(self) -> Settings:
@@ -119,11 +137,19 @@ class LocalStack:
             "mod_log_channel": LOG_CHANNEL,
             "mod_requests_channel": REQUESTS_CHANNEL,
             "database_url": self.database_url,
+            # Tests move the clock by hours; a reconciliation every 5 minutes would interleave
+            # with what each test is about. Tests of reconciliation ask for it.
+            "mod_reconcile_seconds": RECONCILE_SECONDS,
         }
+        if self.socket is not None:
+            values["slack_app_token"] = self.socket.app_token
         values.update(self._overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     async def stop_callmod(self) -> None:
+        if self.socket_connection is not None:
+            await self.socket_connection.close()
+            self.socket_connection = None
         if self.callmod is not None:
             await self.callmod.stop()
             self.callmod = None
@@ -136,6 +162,8 @@ class LocalStack:
             await self.driver.close()
         await self.stop_callmod()
         await self.emulator.stop()
+        if self.socket is not None:
+            await self.socket.stop()
         await self.slack.stop()
         if self._database_dir is not None:
             self._database_dir.cleanup()

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -24,10 +25,21 @@ from bot.core.roles import RoleResolver
 from bot.moderation.bans.book import BanBook
 from bot.moderation.history.book import CaseBook
 from bot.moderation.permission_requests import PermissionDesk
+from bot.runtime.bot_user import BotUser
+from bot.runtime.listen import listen
 from bot.runtime.metrics import Metrics
+from bot.runtime.readiness import (
+    PROBE_DEADLINE,
+    Cached,
+    Readiness,
+    flag,
+    store_writable,
+    stream_probe,
+)
 from bot.runtime.server import build_web_app
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from bot.slack.bolt import Listeners, build_bolt_app
+from bot.slack.channels import is_channel_id
 from bot.slack.poster import SlackPoster, SlackPostError, slack_client
 from bot.slack.replies import ReplySender
 from bot.stream import StreamAPIError, StreamClient
@@ -69,11 +81,17 @@ class Callmod:
             raise ValueError("callmod needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         if settings.stream_api_key is None or settings.stream_api_secret is None:
             raise ValueError("callmod needs STREAM_API_KEY and STREAM_API_SECRET")
+        for channel in (settings.mod_log_channel, settings.requests_channel):
+            if channel is not None and not is_channel_id(channel):
+                raise ValueError(f"{channel!r} is a channel name: resolve_channels() it first")
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
         self.stream = stream = StreamClient.from_settings(
-            settings, clock=stream_clock or clock, on_response=self.metrics.stream_response
+            settings,
+            clock=stream_clock or clock,
+            on_response=self.metrics.stream_response,
+            on_unreadable=self.metrics.stream_unreadable_entry,
         )
         self.slack = slack_client(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url
@@ -96,6 +114,7 @@ class Callmod:
         self.cases = CaseBook(store, clock, self.poster)
         self.bans = BanBook(
             cases=self.cases,
+            reconcile_every=settings.mod_reconcile_seconds,
             stream=stream,
             poster=self.poster,
             channel=settings.mod_log_channel,
@@ -136,10 +155,17 @@ class Callmod:
             clock=clock,
         )
         self.metrics.watch_pending_timers(lambda: len(self.bans.timers))
+        self.bot_user = BotUser(stream, settings.mod_stream_user_id, clock=clock)
+        # Readiness probes Stream with a client of its own: a short deadline, no metrics.
+        self._probe_stream = StreamClient.from_settings(
+            settings.with_values(stream_deadline=PROBE_DEADLINE), clock=stream_clock or clock
+        )
+        self.readiness = self._readiness()
         self.web_app = build_web_app(
             bolt=self.bolt,
             webhook=self.webhooks.handle,
             health=self.health,
+            ready=self.readiness.report,
             inflight=self.inflight,
             metrics=self.metrics.endpoint,
         )
@@ -154,23 +180,28 @@ class Callmod:
 
         The bot's own Stream user is created first (Stream refuses bans and mutes by an unknown
         user), bounded by the Stream deadline; the ban rebuild runs in the background, so Slack
-        is answered before it finishes."""
-        try:
-            await self.stream.upsert_user(
-                self.settings.mod_stream_user_id, name="callmod", role="admin"
-            )
-        except StreamAPIError as error:
-            log.error("could not create the bot's Stream user: %s", error.sentence)
+        is answered before it finishes. When Stream does not take the user, it is retried in the
+        background (`BotUser`) and `/readyz` says so. A HOST or PORT that cannot be bound raises
+        `ConfigError` with nothing left running."""
+        await self.bot_user.start()
         # One HTTP session for every Slack call and reply, instead of one per call.
         self._session = aiohttp.ClientSession()
         self.slack.session = self.replies.session = self._session
+        await self._learn_team_url()
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        try:
+            await listen(self._runner, host, port)
+        except ConfigError:  # leave nothing running; `stop()` may still be called
+            await self.bot_user.stop()
+            await self._runner.cleanup()
+            await self._session.close()
+            self._runner = self._session = None
+            raise
+        # Nothing awaits from here on, so no request is handled before the timers are started.
         self.bans.start(rehydrate=rehydrate)
         if self.settings.mod_case_retention_days is not None:
             self._pruner = asyncio.create_task(self._prune_daily())
-        self._runner = web.AppRunner(self.web_app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, backlog=1024)
-        await site.start()
         bound = self._runner.addresses[0][1] if self._runner.addresses else port
         self.base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bound}"
         return self.base_url
@@ -180,6 +211,7 @@ class Callmod:
         if self._pruner is not None:
             self._pruner.cancel()
             await asyncio.gather(self._pruner, return_exceptions=True)
+        await self.bot_user.stop()
         await self.bans.stop()
         await self.cases.stop()
         if self._runner is not None:
@@ -187,6 +219,7 @@ class Callmod:
         if self._session is not None:
             await self._session.close()
         await self.stream.aclose()
+        await self._probe_stream.aclose()
 
     async def idle(self) -> None:
         """Wait until every acked command, webhook and due timer has finished its work."""
@@ -195,6 +228,16 @@ class Callmod:
             await self.webhooks.drain()
             await self.bans.idle()
             await self.permission_requests.idle()
+
+    async def _learn_team_url(self) -> None:
+        """The workspace URL (auth.test), so `/bans` can link each ban's notification."""
+        try:
+            answer = await self.slack.auth_test()
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("auth.test failed; /bans will not link notifications: %s", error)
+            return
+        url = answer.get("url")
+        self.bans.team_url = str(url) if url else None
 
     async def prune_cases(self) -> int:
         """Delete cases older than MOD_CASE_RETENTION_DAYS; returns how many went."""
@@ -217,18 +260,22 @@ class Callmod:
             await self.clock.sleep(PRUNE_INTERVAL)
 
     async def health(self) -> dict[str, Any]:
-        try:
-            await self.stream.query_bans(limit=1)
-            stream = "reachable"
-            ok = True
-        except StreamAPIError as error:
-            stream, ok = f"unreachable: {error.sentence}", False
-        return {
-            "ok": ok,
-            "stream": stream,
-            "pending_ban_timers": len(self.bans.timers),
-            "bans_rebuilt": self.bans.rehydrated.is_set(),
-        }
+        """Liveness (`/healthz`): the process answers. Asks nothing of Stream, Slack or the
+        database; what callmod depends on is readiness (`/readyz`, `self.readiness`)."""
+        return {"ok": True}
+
+    def _readiness(self) -> Readiness:
+        readiness = Readiness()
+        probe = stream_probe(self._probe_stream, self.settings.mod_stream_user_id)
+        readiness.add("stream", Cached(probe, clock=self.clock))
+        readiness.add("stream_user", flag(self.bot_user.ready.is_set, self.bot_user.status))
+        readiness.add("case_store", Cached(store_writable(self.store), clock=self.clock))
+        rebuilt = self.bans.rehydrated.is_set
+        readiness.add(
+            "ban_timers",
+            flag(rebuilt, lambda: "rebuilt from Stream" if rebuilt() else "being rebuilt"),
+        )
+        return readiness
 
     async def _audit(self, text: str, blocks: list[dict[str, Any]]) -> MessageRef | None:
         channel = self.settings.mod_log_channel

@@ -47,6 +47,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.stream_unreadable = Counter(
+            "callmod_stream_unreadable_entries",
+            "Entries of Stream list answers left out because callmod cannot read them",
+            ["operation"],
+            registry=self.registry,
+        )
         self.webhooks = Counter(
             "callmod_webhook_events",
             "Verified Stream webhook deliveries by event type",
@@ -64,6 +70,10 @@ class Metrics:
         self.stream_requests.labels(operation, str(status) if status else "none").inc()
         self.stream_seconds.labels(operation).observe(seconds)
         log.info("stream %s -> %s in %.0f ms", operation, status or "no answer", seconds * 1000)
+
+    def stream_unreadable_entry(self, operation: str, reason: str) -> None:
+        """The Stream client left out an entry it cannot read (it logs which, and why)."""
+        self.stream_unreadable.labels(operation).inc()
 
     async def endpoint(self, _: web.Request) -> web.Response:
         body = generate_latest(self.registry)

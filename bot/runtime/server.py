@@ -1,4 +1,5 @@
-"""The one aiohttp server: Slack's events URL (Bolt), Stream's webhook, health and metrics."""
+"""The one aiohttp server: Slack's events URL (Bolt), Stream's webhook, liveness (`/healthz`),
+readiness (`/readyz`) and metrics."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def build_web_app(
     health: Health,
     inflight: InFlight,
     metrics: Endpoint | None = None,
+    ready: Health | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1 << 20)
 
@@ -54,10 +56,17 @@ def build_web_app(
         report = await health()
         return web.json_response(report, status=200 if report.get("ok") else 503)
 
+    async def readyz(_: web.Request) -> web.Response:
+        assert ready is not None
+        report = await ready()
+        return web.json_response(report, status=200 if report.get("ok") else 503)
+
     if bolt is not None:
         app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/stream/webhook", webhook)
     app.router.add_get("/healthz", healthz)
+    if ready is not None:
+        app.router.add_get("/readyz", readyz)
     if metrics is not None:
         app.router.add_get("/metrics", metrics)
     return app

@@ -6,6 +6,7 @@ Block Kit objects come from `slack_sdk.models.blocks`; this module only composes
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ MAX_BLOCKS = 50
 MAX_ACTIONS = 25
 
 _MRKDWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_SLACK_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ENTITY_CHARS = {"amp": "&", "lt": "<", "gt": ">"}
 
 
 def escape(text: str) -> str:
@@ -37,6 +40,13 @@ def escape(text: str) -> str:
     Escaping `<` is what stops `<!channel>` or `<http://x|y>` in user text from pinging or linking.
     """
     return text.translate(_MRKDWN_ESCAPES)
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of text it sends us (slash-command text): `&amp;`, `&lt;` and
+    `&gt;` become `&`, `<` and `>`, in one pass, so that `&amp;lt;` (the user typed `&lt;`)
+    becomes `&lt;` and not `<`. The inverse of `escape`; nothing else is decoded."""
+    return _SLACK_ENTITY.sub(lambda match: _ENTITY_CHARS[match.group(1)], text)
 
 
 def code(text: str, limit: int = 80) -> str:

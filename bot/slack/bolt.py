@@ -15,9 +15,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core import names
 from bot.core.dispatch import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
 from bot.core.model import Reply
 from bot.runtime.metrics import Metrics
+from bot.slack import blocks
 from bot.slack.replies import ReplySender
 from bot.util.inflight import InFlight
 from bot.util.request_ids import new_request_id
@@ -88,10 +90,15 @@ def build_bolt_app(
     dispatcher: Dispatcher,
     listeners: Listeners,
 ) -> AsyncApp:
+    names.check_prefix(dispatcher.prefix, (command.name for command in dispatcher.registry))
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
-    for name in [*(command.name for command in dispatcher.registry), "mod"]:
-        app.command(f"/{name}")(listeners.wrap(f"/{name}", _slash(name, dispatcher)))
+    for name in [*(command.name for command in dispatcher.registry), names.MOD]:
+        listener = listeners.wrap(f"/{name}", _slash(name, dispatcher))
+        # With MOD_COMMAND_PREFIX both names are answered: Slack sends only the names the
+        # manifest declares, and a switch of manifest and setting need not happen at once.
+        for slash in dict.fromkeys([f"/{name}", names.slash(name, dispatcher.prefix)]):
+            app.command(slash)(listener)
     app.action(CONFIRM_ACTION)(listeners.wrap(CONFIRM_ACTION, _confirm(dispatcher)))
     app.action(CANCEL_ACTION)(listeners.wrap(CANCEL_ACTION, _cancel(dispatcher)))
     for action_id in dispatcher.registry.buttons:
@@ -106,9 +113,11 @@ def build_bolt_app(
 
 def _slash(name: str, dispatcher: Dispatcher) -> Work:
     async def work(body: Payload) -> Answer:
+        # Slack sends the typed text with & < > as entities; decoded once, here, so parsing,
+        # limits and what Stream stores all see what the moderator typed.
         reply = await dispatcher.run_slash(
             name,
-            str(body.get("text") or ""),
+            blocks.unescape(str(body.get("text") or "")),
             user_id=str(body.get("user_id", "")),
             user_name=str(body.get("user_name") or body.get("user_id", "")),
         )

@@ -37,8 +37,27 @@ def slack_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+# Slack's answers that no retry can change: the message or channel is gone, or may not be edited.
+PERMANENT_ERRORS = frozenset(
+    {
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+    }
+)
+
+
 class SlackPostError(Exception):
-    pass
+    def __init__(self, message: str, error: str | None = None) -> None:
+        super().__init__(message)
+        self.error = error  # Slack's error code, when Slack answered with one
+
+    @property
+    def permanent(self) -> bool:
+        return self.error in PERMANENT_ERRORS
 
 
 class SlackPoster:
@@ -59,7 +78,8 @@ class SlackPoster:
                 channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
             )
         except SlackApiError as exc:
-            raise SlackPostError(f"chat.postMessage failed: {exc.response.get('error')}") from exc
+            error = str(exc.response.get("error"))
+            raise SlackPostError(f"chat.postMessage failed: {error}", error) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SlackPostError(f"chat.postMessage failed: {type(exc).__name__}") from exc
         return str(response.get("ts"))
@@ -71,7 +91,8 @@ class SlackPoster:
         try:
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
         except SlackApiError as exc:
-            raise SlackPostError(f"chat.update failed: {exc.response.get('error')}") from exc
+            error = str(exc.response.get("error"))
+            raise SlackPostError(f"chat.update failed: {error}", error) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SlackPostError(f"chat.update failed: {type(exc).__name__}") from exc
 

@@ -2,10 +2,11 @@
 
 from bot.stream.client import StreamClient
 from bot.stream.errors import StreamAPIError
-from bot.stream.models import Ban, CallRef, Permission, StreamUser, Track, UserBlock
+from bot.stream.models import Ban, BanPage, CallRef, Permission, StreamUser, Track, UserBlock
 
 __all__ = [
     "Ban",
+    "BanPage",
     "CallRef",
     "Permission",
     "StreamAPIError",

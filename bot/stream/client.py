@@ -25,6 +25,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 import bot
 from bot.settings import Settings
+from bot.stream.entries import BAN_NAMES, BLOCK_NAMES, oldest_time, read_entries
 from bot.stream.errors import (
     RequestContext,
     StreamAPIError,
@@ -36,8 +37,10 @@ from bot.stream.errors import (
 )
 from bot.stream.models import (
     Ban,
+    BanPage,
     CallRef,
     Permission,
+    Skipped,
     Track,
     UnreadableResponse,
     UserBlock,
@@ -57,6 +60,9 @@ MAX_BANS_PAGE = 300
 MAX_BANS_OFFSET = 10_000
 
 ResponseHook = Callable[[str, int | None, float], None]
+# Told of every entry of a list answer that was left out because it cannot be read:
+# (operation, what is wrong with it).
+UnreadableHook = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,14 @@ class StreamClient:
         deadline: float = 8.0,
         transport: httpx.AsyncBaseTransport | None = None,
         on_response: ResponseHook | None = None,
+        on_unreadable: UnreadableHook | None = None,
     ) -> None:
         self._base_url = base_url
         self._clock: Clock = clock or SystemClock()
         self._read_timeout = read_timeout
         self._deadline = deadline
         self._on_response = on_response
+        self._on_unreadable = on_unreadable
         self.before_send: Callable[[], Awaitable[None]] | None = None
         self._trace_supported = transport is None
         server_token = _server_token(api_secret)
@@ -137,6 +145,7 @@ class StreamClient:
         base_url: str | None = None,
         clock: Clock | None = None,
         on_response: ResponseHook | None = None,
+        on_unreadable: UnreadableHook | None = None,
     ) -> StreamClient:
         if settings.stream_api_key is None or settings.stream_api_secret is None:
             raise ValueError("STREAM_API_KEY and STREAM_API_SECRET are needed for a Stream client")
@@ -149,6 +158,7 @@ class StreamClient:
             read_timeout=settings.stream_read_timeout,
             deadline=settings.stream_deadline,
             on_response=on_response,
+            on_unreadable=on_unreadable,
         )
 
     async def _before_send(self, _: httpx.Request) -> None:
@@ -309,8 +319,12 @@ class StreamClient:
         offset: int = 0,
         created_before: datetime | None = None,
         include_expired: bool = False,
-    ) -> list[Ban]:
-        """One page of bans, newest first; only those in force unless `include_expired`."""
+    ) -> BanPage:
+        """One page of bans, newest first; only those in force unless `include_expired`.
+
+        Entries that cannot be read (a hard-deleted user's ban has `"user": null`) are left out,
+        logged and reported to `on_unreadable`; `raw_count` on the page still counts them, so the
+        next page is at `offset + page.raw_count`."""
         created_at = None if created_before is None else {"$lt": format_stream_time(created_before)}
         return await self._bans_page(user_id, limit, offset, created_at, include_expired)
 
@@ -324,13 +338,15 @@ class StreamClient:
         """Every ban in force (or every ban, `include_expired`), newest first: offset pages, then
         a created_at cursor past Stream's offset cap."""
         cursor = BanCursor(page_size=page_size, max_offset=self.max_bans_offset)
+        reported: set[tuple[str, str]] = set()  # a cursor may meet a left-out entry twice
         while (page_request := cursor.next_page()) is not None:
             up_to = page_request.up_to
             created_at = None if up_to is None else {"$lte": format_stream_time(up_to)}
             page = await self._bans_page(
-                user_id, page_size, page_request.offset, created_at, include_expired
+                user_id, page_size, page_request.offset, created_at, include_expired, reported
             )
-            for ban in cursor.take(page):
+            fresh = cursor.take(page, raw_count=page.raw_count, oldest=page.oldest_created_at)
+            for ban in fresh:
                 yield ban
 
     async def _bans_page(
@@ -340,7 +356,8 @@ class StreamClient:
         offset: int,
         created_at: Mapping[str, str] | None,
         include_expired: bool,
-    ) -> list[Ban]:
+        reported: set[tuple[str, str]] | None = None,
+    ) -> BanPage:
         if not 1 <= limit <= MAX_BANS_PAGE:
             raise ValueError(f"limit must be from 1 to {MAX_BANS_PAGE}")
         if not 0 <= offset <= MAX_BANS_OFFSET:
@@ -369,9 +386,18 @@ class StreamClient:
             )
         )
         try:
-            return [ban_from_json(item) for item in list_field(answer, "bans")]
+            items = list_field(answer, "bans")
         except UnreadableResponse as exc:
             raise unreadable_answer(ctx, str(exc)) from None
+        bans, skipped = read_entries(items, ban_from_json, BAN_NAMES)
+        for entry in skipped:
+            if reported is None or (key := (entry.names, entry.reason)) not in reported:
+                self._skipped(ctx.operation, offset, entry)
+                if reported is not None:
+                    reported.add(key)
+        return BanPage(
+            bans, raw_count=len(items), skipped=skipped, oldest_created_at=oldest_time(items)
+        )
 
     # --- users -----------------------------------------------------------------------------
 
@@ -433,9 +459,13 @@ class StreamClient:
             _Request("GET", "/api/v2/users/block", ctx, params={"user_id": user_id})
         )
         try:
-            return [user_block_from_json(item) for item in list_field(answer, "blocks")]
+            items = list_field(answer, "blocks")
         except UnreadableResponse as exc:
             raise unreadable_answer(ctx, str(exc)) from None
+        blocks, skipped = read_entries(items, user_block_from_json, BLOCK_NAMES)
+        for entry in skipped:
+            self._skipped(ctx.operation, 0, entry)
+        return blocks
 
     async def upsert_user(
         self, user_id: str, *, name: str | None = None, role: str = "admin"
@@ -525,6 +555,21 @@ class StreamClient:
         except ValueError:
             raise unreadable_answer(ctx, "the answer is not JSON") from None
         return answer
+
+    def _skipped(self, operation: str, offset: int, entry: Skipped) -> None:
+        log.warning(
+            "stream %s: left out entry %d of the answer (%s), which cannot be read: %s",
+            operation,
+            offset + entry.index,
+            entry.names,
+            entry.reason,
+        )
+        if self._on_unreadable is None:
+            return
+        try:
+            self._on_unreadable(operation, entry.reason)
+        except Exception:
+            log.exception("on_unreadable hook failed for %s", operation)
 
     def _report(self, operation: str, status: int | None, seconds: float) -> None:
         if self._on_response is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AliasPath,
@@ -70,6 +70,41 @@ class UnreadableResponse(ValueError):
     """Stream answered 2xx with JSON we cannot read."""
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of a list answer that callmod could not read and left out."""
+
+    index: int  # its position in the answer's list
+    reason: str  # which field is wrong, e.g. "bans[].user.id is missing"
+    created_at: datetime | None  # its date, when that much is readable
+    names: str  # what identifies it as far as readable: ids and date, never free text
+
+
+class BanPage(list[Ban]):
+    """One page of `query_banned_users` as read: the bans callmod could read, in Stream's order.
+
+    `raw_count` counts every entry Stream sent, read or not. Offsets count those, so the next page
+    starts at `offset + raw_count` and a page is the last when `raw_count < limit`. `skipped` are
+    the entries left out; `oldest_created_at` is the date of the last entry whose date is readable
+    (where a created_at cursor goes on from).
+    """
+
+    def __init__(
+        self,
+        bans: Iterable[Ban] = (),
+        *,
+        raw_count: int | None = None,
+        skipped: Sequence[Skipped] = (),
+        oldest_created_at: datetime | None = None,
+    ) -> None:
+        super().__init__(bans)
+        self.raw_count = len(self) if raw_count is None else raw_count
+        self.skipped = tuple(skipped)
+        if oldest_created_at is None and self:
+            oldest_created_at = self[-1].created_at
+        self.oldest_created_at = oldest_created_at
+
+
 def _stream_time(value: object) -> datetime:
     if isinstance(value, datetime):  # a model built in code rather than read from JSON
         return value
@@ -86,24 +121,38 @@ StreamTime = Annotated[datetime, PlainValidator(_stream_time)]
 """A pydantic field for a Stream date: RFC 3339 text or integer nanoseconds."""
 
 
-def ban_from_json(item: Mapping[str, Any]) -> Ban:
+def ban_from_json(item: object) -> Ban:
     return Ban(**dict(_read(_BanAnswer, item, "bans[]")))
 
 
-def user_block_from_json(item: Mapping[str, Any]) -> UserBlock:
+def user_block_from_json(item: object) -> UserBlock:
     return UserBlock(**dict(_read(_BlockAnswer, item, "blocks[]")))
 
 
-def list_field(body: object, name: str) -> list[Mapping[str, Any]]:
-    """`body[name]` as a list of objects; a missing or null list is empty."""
+def list_field(body: object, name: str) -> list[object]:
+    """`body[name]` as a list (its entries are read one by one); a missing or null list is
+    empty."""
     if not isinstance(body, Mapping):
         raise UnreadableResponse("the answer is not a JSON object")
     items = body.get(name)
     if items is None:
         return []
-    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
-        raise UnreadableResponse(f"{name} is not a list of objects")
+    if not isinstance(items, list):
+        raise UnreadableResponse(f"{name} is not a list")
     return items
+
+
+def entry_time(item: object, name: str = "created_at") -> datetime | None:
+    """An entry's date if it is there and readable, else None (never raises)."""
+    if not isinstance(item, Mapping):
+        return None
+    value = item.get(name)
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return parse_stream_time(value)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 # Ban and UserBlock as Stream sends them, under the same field names. Unknown fields are ignored;
@@ -132,7 +181,9 @@ class _BlockAnswer(BaseModel):
 _Answer = TypeVar("_Answer", bound=BaseModel)
 
 
-def _read(model: type[_Answer], item: Mapping[str, Any], where: str) -> _Answer:
+def _read(model: type[_Answer], item: object, where: str) -> _Answer:
+    if not isinstance(item, Mapping):
+        raise UnreadableResponse(f"{where} is not an object")
     try:
         return model.model_validate(item)
     except ValidationError as exc:

@@ -37,20 +37,37 @@ class BanCursor:
     def next_page(self) -> PageRequest | None:
         return None if self._done else PageRequest(self._offset, self._up_to)
 
-    def take(self, page: Sequence[Ban]) -> list[Ban]:
-        """Record a page that answered `next_page()`; return the bans not yielded before."""
+    def take(
+        self,
+        page: Sequence[Ban],
+        *,
+        raw_count: int | None = None,
+        oldest: datetime | None = None,
+    ) -> list[Ban]:
+        """Record a page that answered `next_page()`; return the bans not yielded before.
+
+        `raw_count` is how many entries Stream sent (default: `len(page)`), counting any that
+        could not be read: offsets count them too. `oldest` is the date of the last entry whose
+        date is readable (default: the last ban's), where a created_at cursor goes on from.
+        """
+        sent = len(page) if raw_count is None else raw_count
         fresh = []
         for ban in page:
             key = (ban.user_id, ban.created_at)
             if key not in self._seen:
                 self._seen.add(key)
                 fresh.append(ban)
-        if len(page) < self._page_size:
+        if sent < self._page_size:
             self._done = True
             return fresh
-        self._offset += len(page)
+        self._offset += sent
         if self._offset > self._max_offset:
-            oldest = page[-1].created_at
+            if oldest is None and page:
+                oldest = page[-1].created_at
+            if oldest is None:
+                log.warning("a whole page of bans has no readable date; the rest cannot be paged")
+                self._done = True
+                return fresh
             if oldest == self._up_to:
                 log.warning(
                     "more than %d bans share created_at %s; the rest cannot be paged",

@@ -380,7 +380,8 @@ async def test_slash_is_acked_and_respond_reaches_the_response_url(
     assert result.status == 200
     await fake.wait_for(lambda: bool(fake.responses_for(result.response_key)))
     [reply] = fake.responses_for(result.response_key)
-    assert reply.text == "hello <world> & more"
+    # Slack sends typed text with & < > as entities; the echo app sends it back as it came.
+    assert reply.text == "hello &lt;world&gt; &amp; more"
     assert [c.token_ok for c in fake.calls_to("auth.test")] == [True]
 
 
@@ -456,3 +457,46 @@ async def test_click_on_a_channel_message_can_replace_it(
     assert body["message"]["ts"] == posted["ts"] and body["message"]["blocks"] == blocks(1)
     assert body["actions"][0]["action_id"] == "approve"
     assert body["actions"][0]["value"] == "req-7"
+
+
+# ---- Block Kit limits ----------------------------------------------------------------------
+
+
+def button_blocks(value: str) -> list[dict[str, Any]]:
+    button = {
+        "type": "button",
+        "action_id": "a",
+        "text": {"type": "plain_text", "text": "Confirm"},
+        "value": value,
+    }
+    return [blocks(1)[0], {"type": "actions", "elements": [button]}]
+
+
+async def test_a_button_value_over_2000_characters_is_invalid_blocks(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    await client.chat_postMessage(channel="C0LOG", text="ok", blocks=button_blocks("v" * 2000))
+    failure = await slack_error(
+        client.chat_postMessage(channel="C0LOG", text="long", blocks=button_blocks("v" * 2001))
+    )
+
+    assert failure.response["error"] == "invalid_blocks"
+    assert failure.response["errors"] == [
+        "must be less than 2001 characters [json-pointer:/blocks/1/elements/0/value]"
+    ]
+    assert [m.text for m in fake.messages] == ["ok"]
+
+
+async def test_a_response_url_post_with_a_too_long_button_value_is_refused(
+    fake: FakeSlack,
+) -> None:
+    url = fake.response_url()
+    async with aiohttp.ClientSession() as http:
+        body = {"text": "long", "blocks": button_blocks("v" * 2001)}
+        async with http.post(url, json=body) as refused:
+            assert refused.status == 400
+            assert (await refused.json())["error"] == "invalid_blocks"
+        body = {"text": "fits", "blocks": button_blocks("v" * 2000)}
+        async with http.post(url, json=body) as accepted:
+            assert accepted.status == 200
+    assert [(p.text, p.status) for p in fake.responses] == [("long", 400), ("fits", 200)]

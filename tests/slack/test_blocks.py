@@ -28,6 +28,7 @@ from bot.slack.blocks import (
     to_dicts,
     truncate,
 )
+from bot.slack.blocks import unescape as slack_unescape
 
 ENTITY = re.compile(r"&(amp|lt|gt);")
 # Text a user could type, rich in the characters that matter to mrkdwn.
@@ -66,6 +67,22 @@ def test_escape_touches_only_the_three_characters(text: str) -> None:
     escaped = escape(text)
     assert ENTITY.sub("", escaped) == "".join(c for c in text if c not in "&<>")
     assert len(escaped) == len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+
+
+# --- unescape (what Slack sends us) ---------------------------------------------------------
+
+
+def test_unescape_decodes_the_three_entities_once() -> None:
+    assert slack_unescape("rock &amp; roll &lt;3 &gt;") == "rock & roll <3 >"
+    assert slack_unescape("&amp;lt;") == "&lt;"  # the user typed `&lt;`
+    assert slack_unescape("&quot; &#39; &nbsp; &AMP; &amp") == "&quot; &#39; &nbsp; &AMP; &amp"
+
+
+@given(SLACKISH)
+@example("&lt;")
+@example("&amp;amp;")
+def test_unescape_inverts_slacks_escaping(text: str) -> None:
+    assert slack_unescape(escape(text)) == text
 
 
 # --- code ---------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 from pathlib import Path
 
+import pytest
 import yaml
 
+from bot.__main__ import main
 from bot.slack.manifest import manifest_yaml
 from commands import build_registry
 
@@ -35,3 +37,35 @@ def test_socket_mode_manifest_has_no_request_urls() -> None:
     assert data["settings"]["socket_mode_enabled"] is True
     assert "request_url" not in data["settings"]["interactivity"]
     assert all("url" not in c for c in data["features"]["slash_commands"])
+
+
+def test_prefixed_manifest_renames_every_command_but_mod() -> None:
+    registry = build_registry()
+    data = yaml.safe_load(manifest_yaml(registry, prefix="cm-"))
+
+    commands = [c["command"] for c in data["features"]["slash_commands"]]
+    assert commands == [f"/cm-{c.name}" for c in registry] + ["/mod"]
+    assert "/cm-kick" in commands and "/cm-mute" in commands
+    assert "/kick" not in commands and "/mute" not in commands
+
+
+def test_the_longest_allowed_prefix_keeps_every_name_within_32_characters() -> None:
+    # MOD_COMMAND_PREFIX takes at most 20 characters; every command name must still fit.
+    registry = build_registry()
+    data = yaml.safe_load(manifest_yaml(registry, prefix="p" * 20))
+
+    assert all(len(c["command"]) <= 32 for c in data["features"]["slash_commands"])
+
+
+def test_a_prefix_that_makes_a_name_too_long_is_refused() -> None:
+    with pytest.raises(ValueError, match="longer than Slack's 32 characters"):
+        manifest_yaml(build_registry(), prefix="p" * 30)
+
+
+def test_manifest_cli_prefix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["manifest", "--prefix", "cm-"]) == 0
+    assert "command: /cm-kick" in capsys.readouterr().out
+
+    assert main(["manifest", "--prefix", "p" * 30]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("callmod: --prefix: ") and err.count("\n") == 1

@@ -80,13 +80,24 @@ def test_user_block() -> None:
 
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [({"bans": None}, []), ({}, []), ({"bans": [{"a": 1}]}, [{"a": 1}])],
+    [
+        ({"bans": None}, []),
+        ({}, []),
+        ({"bans": [{"a": 1}]}, [{"a": 1}]),
+        ({"bans": [1, None]}, [1, None]),  # each entry is read (or left out) on its own
+    ],
 )
-def test_list_field(body: object, expected: list[dict[str, Any]]) -> None:
+def test_list_field(body: object, expected: list[object]) -> None:
     assert list_field(body, "bans") == expected
 
 
-@pytest.mark.parametrize("body", [[], {"bans": {}}, {"bans": [1]}])
+@pytest.mark.parametrize("body", [[], {"bans": {}}, {"bans": "x"}])
 def test_list_field_rejects_other_shapes(body: object) -> None:
     with pytest.raises(UnreadableResponse):
         list_field(body, "bans")
+
+
+@pytest.mark.parametrize("item", [None, 1, "sara", []])
+def test_an_entry_that_is_not_an_object_is_unreadable(item: object) -> None:
+    with pytest.raises(UnreadableResponse, match=r"bans\[\] is not an object"):
+        ban_from_json(item)

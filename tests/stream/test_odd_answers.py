@@ -5,6 +5,7 @@ A small scripted aiohttp server on a loopback port plays each answer in turn.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -157,7 +158,7 @@ async def test_unreadable_success_on_a_read(
     scripted, url = script
     scripted.answers = [
         lambda: web.Response(status=200, text="not json"),
-        lambda: web.json_response({"bans": [{"user": {}, "created_at": "yesterday"}]}),
+        lambda: web.json_response({"bans": {"user": {"id": "sara"}}}),
     ]
     client = make_client(base_url=url)
 
@@ -166,9 +167,37 @@ async def test_unreadable_success_on_a_read(
     assert "cannot read" in caught.value.sentence
     assert not caught.value.maybe_applied
 
+    # A list that is not a list fails the answer; one bad entry in a list does not (see
+    # test_unreadable_entries.py).
     with pytest.raises(StreamAPIError) as caught:
         await client.query_bans()
-    assert "bans[].user.id" in caught.value.sentence
+    assert "bans is not a list" in caught.value.sentence
+
+
+async def test_blocked_users_leave_out_unreadable_entries(
+    script: tuple[Script, str], make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted, url = script
+    blocks = [
+        {"user_id": "sara", "blocked_user_id": "bob", "created_at": 1_800_000_000 * 10**9},
+        {"user_id": "sara", "blocked_user": None, "created_at": "2027-01-15T08:00:00Z"},
+        None,
+    ]
+    scripted.answers = [lambda: web.json_response({"blocks": blocks})]
+    reports: list[tuple[str, str]] = []
+    client = make_client(base_url=url, on_unreadable=lambda *seen: reports.append(seen))
+
+    with caplog.at_level(logging.WARNING, logger="bot.stream.client"):
+        found = await client.get_blocked_users("sara")
+
+    assert [b.blocked_user_id for b in found] == ["bob"]
+    assert reports == [
+        ("blocked_users", "blocks[].blocked_user_id is missing"),
+        ("blocked_users", "blocks[] is not an object"),
+    ]
+    [line, _] = [r.getMessage() for r in caplog.records if r.name == "bot.stream.client"]
+    assert "left out entry 1 of the answer (user sara, blocked user ?, created " in line
+    assert line.endswith("which cannot be read: blocks[].blocked_user_id is missing")
 
 
 async def test_not_found_without_a_name_falls_back_to_streams_words(

@@ -4,7 +4,15 @@ from bot.local.emulator.emulator import StreamEmulator
 from bot.local.emulator.errors import Invalid, NotFound, StreamApiError
 from bot.local.emulator.faults import Fault, FaultInjector
 from bot.local.emulator.server import RecordedRequest
-from bot.local.emulator.state import Ban, Call, EmulatorState, Kick, ScreensharingSettings, User
+from bot.local.emulator.state import (
+    Ban,
+    Call,
+    EmulatorState,
+    Kick,
+    PlantedBan,
+    ScreensharingSettings,
+    User,
+)
 from bot.local.emulator.webhooks import WebhookDelivery, sign_webhook
 
 __all__ = [
@@ -16,6 +24,7 @@ __all__ = [
     "Invalid",
     "Kick",
     "NotFound",
+    "PlantedBan",
     "RecordedRequest",
     "ScreensharingSettings",
     "StreamApiError",

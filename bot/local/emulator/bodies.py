@@ -1,13 +1,16 @@
 """Request bodies as Stream accepts them, and their failures as `Invalid` per field.
 
 Strict types: Stream's Go server rejects `"true"` for a bool and `"30"` for an int, and so do we.
+An explicit `null` is the field left out, as for Stream's Go server: Stream's own SDKs send
+`null` for every unset field of a query `payload` (and older ones in bodies too). A required
+field sent as `null` is therefore "required", not "wrong type".
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.local.emulator.errors import Invalid
@@ -28,6 +31,13 @@ UserId = Annotated[str, AfterValidator(_user_id)]
 
 class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
 
 class UserOnCall(Body):
@@ -106,6 +116,11 @@ class QueryBannedUsersPayload(Body):
     limit: Annotated[int, Field(ge=0, le=300)] | None = None
     offset: Annotated[int, Field(ge=0, le=10_000)] = 0
     sort: list[SortParam] = Field(default_factory=list)
+    # Bounds on created_at beside filter_conditions (RFC 3339), as Stream's payload has them.
+    created_at_after: str | None = None
+    created_at_after_or_equal: str | None = None
+    created_at_before: str | None = None
+    created_at_before_or_equal: str | None = None
 
 
 class DeactivateBody(Body):

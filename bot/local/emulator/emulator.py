@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -13,7 +13,8 @@ from bot.local.emulator.auth import server_token
 from bot.local.emulator.errors import Invalid
 from bot.local.emulator.faults import FaultInjector
 from bot.local.emulator.server import RecordedRequest, StreamApi
-from bot.local.emulator.state import CALL_PERMISSIONS, Call, EmulatorState, User
+from bot.local.emulator.state import CALL_PERMISSIONS, Call, EmulatorState, PlantedBan, User
+from bot.local.emulator.views import answer_time, user_ref
 from bot.local.emulator.webhooks import WebhookDelivery, WebhookSender
 from bot.util.clock import Clock, SystemClock
 
@@ -167,3 +168,36 @@ class StreamEmulator:
         self, cid: str, members: Iterable[str] = (), participants: Iterable[str] | None = None
     ) -> Call:
         return self.state.add_call(cid, members, participants)
+
+    def plant_ban_entry(
+        self,
+        entry: Mapping[str, Any],
+        *,
+        created_at: float | None = None,
+        expires_at: float | None = None,
+    ) -> PlantedBan:
+        """Make `query_banned_users` list this raw entry, verbatim, among the bans (placed by
+        `created_at`, default now): for clients meeting entries they cannot read."""
+        return self.state.plant_ban_entry(entry, created_at=created_at, expires_at=expires_at)
+
+    def plant_deleted_user_ban(
+        self,
+        banned_by: str,
+        *,
+        created_at: float | None = None,
+        expires_at: float | None = None,
+        reason: str | None = None,
+    ) -> PlantedBan:
+        """The ban of a user who was hard-deleted since: Stream lists it with `"user": null`."""
+        at = self.clock.time() if created_at is None else created_at
+        entry: dict[str, Any] = {
+            "user": None,
+            "banned_by": user_ref(self.state, banned_by),
+            "created_at": answer_time(at),
+            "shadow": False,
+        }
+        if expires_at is not None:
+            entry["expires"] = answer_time(expires_at)
+        if reason is not None:
+            entry["reason"] = reason
+        return self.plant_ban_entry(entry, created_at=at, expires_at=expires_at)

@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.local.emulator import views
 from bot.local.emulator.state import Ban, EmulatorState
-from bot.local.emulator.views import user_ref
 from bot.util.timefmt import format_stream_time
 
 
 def _now(state: EmulatorState) -> str:
     return format_stream_time(state.now())
+
+
+def _user(state: EmulatorState, user_id: str) -> dict[str, Any]:
+    """A user inside an event: its dates as RFC 3339 text, like the event's own."""
+    return views.user_ref(state, user_id, time=format_stream_time)
 
 
 def permission_request(
@@ -22,7 +27,7 @@ def permission_request(
         "call_cid": call_cid,
         "created_at": _now(state),
         "permissions": list(permissions),
-        "user": user_ref(state, user_id),
+        "user": _user(state, user_id),
     }
 
 
@@ -33,10 +38,10 @@ def blocked_user(
         "type": "call.blocked_user",
         "call_cid": call_cid,
         "created_at": _now(state),
-        "user": user_ref(state, user_id),
+        "user": _user(state, user_id),
     }
     if blocked_by is not None:
-        event["blocked_by_user"] = user_ref(state, blocked_by)
+        event["blocked_by_user"] = _user(state, blocked_by)
     return event
 
 
@@ -47,18 +52,18 @@ def kicked_user(
         "type": "call.kicked_user",
         "call_cid": call_cid,
         "created_at": _now(state),
-        "user": user_ref(state, user_id),
+        "user": _user(state, user_id),
     }
     if kicked_by is not None:
-        event["kicked_by_user"] = user_ref(state, kicked_by)
+        event["kicked_by_user"] = _user(state, kicked_by)
     return event
 
 
 def user_banned(state: EmulatorState, ban: Ban) -> dict[str, Any]:
     event: dict[str, Any] = {
         "type": "user.banned",
-        "user": user_ref(state, ban.target),
-        "created_by": user_ref(state, ban.banned_by),
+        "user": _user(state, ban.target),
+        "created_by": _user(state, ban.banned_by),
         "shadow": False,
         "total_bans": state.ban_counts.get(ban.target, 1),
         "created_at": format_stream_time(ban.created_at),
@@ -73,9 +78,9 @@ def user_banned(state: EmulatorState, ban: Ban) -> dict[str, Any]:
 def user_unbanned(state: EmulatorState, user_id: str, unbanned_by: str | None) -> dict[str, Any]:
     event: dict[str, Any] = {
         "type": "user.unbanned",
-        "user": user_ref(state, user_id),
+        "user": _user(state, user_id),
         "created_at": _now(state),
     }
     if unbanned_by is not None:
-        event["created_by"] = user_ref(state, unbanned_by)
+        event["created_by"] = _user(state, unbanned_by)
     return event

@@ -46,6 +46,7 @@ class FaultPlan:
 
     delay: float = 0.0
     answer: Fault | None = None
+    delay_after_apply: float = 0.0  # Stream applied the change; its answer is what is slow
 
 
 class FaultInjector:
@@ -58,11 +59,14 @@ class FaultInjector:
 
     def latency(
         self, seconds: float, times: int | None = 1, path: str | None = None,
-        method: str | None = None,
+        method: str | None = None, after_apply: bool = False,
     ) -> Fault:
+        """`after_apply`: the change is made (and its webhooks sent) first, the answer is late."""
         if seconds < 0:
             raise ValueError("latency must not be negative")
-        return self._add(Fault("latency", times, path, method, seconds=seconds))
+        return self._add(
+            Fault("latency", times, path, method, seconds=seconds, after_apply=after_apply)
+        )
 
     def rate_limit(
         self,
@@ -99,19 +103,22 @@ class FaultInjector:
 
     def take(self, method: str, path: str) -> FaultPlan:
         """Consume the faults that apply to this request and say what to do."""
-        delay = 0.0
+        delay = delay_after_apply = 0.0
         answer: Fault | None = None
         for fault in self._faults:
             if not fault.matches(method, path):
                 continue
             if fault.kind == "latency":
                 fault.consume()
-                delay += fault.seconds
+                if fault.after_apply:
+                    delay_after_apply += fault.seconds
+                else:
+                    delay += fault.seconds
             elif answer is None:
                 fault.consume()
                 answer = fault
         self._faults = self.pending
-        return FaultPlan(delay=delay, answer=answer)
+        return FaultPlan(delay=delay, answer=answer, delay_after_apply=delay_after_apply)
 
     def _add(self, fault: Fault) -> Fault:
         if fault.remaining is not None and fault.remaining < 1:

@@ -1,4 +1,5 @@
-"""`query_banned_users`: Stream's filter conditions, sort and paging over the emulator's bans."""
+"""`query_banned_users`: Stream's filter conditions, sort and paging over the emulator's bans
+(and any entries a test planted among them)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,42 @@ from datetime import datetime
 
 from bot.local.emulator.bodies import QueryBannedUsersPayload
 from bot.local.emulator.errors import Invalid
-from bot.local.emulator.state import Ban, EmulatorState
+from bot.local.emulator.state import Ban, EmulatorState, PlantedBan
 from bot.util.timefmt import parse_stream_time
 
 DEFAULT_LIMIT = 100
 
-Predicate = Callable[[Ban], bool]
+Listed = Ban | PlantedBan
+Predicate = Callable[[Listed], bool]
+
+# The payload's own created_at bounds, beside filter_conditions.
+_PAYLOAD_BOUNDS = {
+    "created_at_after": "$gt",
+    "created_at_after_or_equal": "$gte",
+    "created_at_before": "$lt",
+    "created_at_before_or_equal": "$lte",
+}
 
 
-def query_bans(state: EmulatorState, payload: QueryBannedUsersPayload) -> list[Ban]:
+def query_bans(state: EmulatorState, payload: QueryBannedUsersPayload) -> list[Listed]:
     predicates = [_predicate(name, cond) for name, cond in payload.filter_conditions.items()]
+    bounds = {
+        op: bound
+        for name, op in _PAYLOAD_BOUNDS.items()
+        if (bound := getattr(payload, name)) is not None
+    }
+    if bounds:
+        predicates.append(_time_range(bounds))
     now = state.now()
+    held: list[Listed] = [*state.bans.values(), *state.planted_bans]
     bans = [
         ban
-        for ban in state.bans.values()
+        for ban in held
         if all(p(ban) for p in predicates)
         and not (payload.exclude_expired_bans and ban.expired(now))
     ]
     descending = bool(payload.sort) and payload.sort[0].direction == -1
-    bans.sort(key=lambda b: b.target)
+    bans.sort(key=lambda b: b.target or "")
     bans.sort(key=lambda b: b.created_at, reverse=descending)
     limit = payload.limit or DEFAULT_LIMIT
     return bans[payload.offset : payload.offset + limit]
@@ -52,7 +70,7 @@ def _predicate(name: str, condition: object) -> Predicate:
 
 
 def _text_match(
-    name: str, condition: object, value_of: Callable[[Ban], str | None], *, allow_in: bool
+    name: str, condition: object, value_of: Callable[[Listed], str | None], *, allow_in: bool
 ) -> Predicate:
     if isinstance(condition, str):
         return lambda b: value_of(b) == condition

@@ -49,7 +49,14 @@ from bot.local.emulator.errors import (
 from bot.local.emulator.faults import Fault, FaultInjector
 from bot.local.emulator.queries import query_bans
 from bot.local.emulator.state import EmulatorState, check_call_id, check_call_type, check_user_id
-from bot.local.emulator.views import ban_json, block_json, call_json, members_json, user_json
+from bot.local.emulator.views import (
+    ban_json,
+    block_json,
+    call_json,
+    full_user_json,
+    members_json,
+    user_json,
+)
 from bot.local.emulator.webhooks import WebhookSender
 from bot.util.clock import Clock
 
@@ -165,6 +172,8 @@ class StreamApi:
                 )
             if drop_after_apply:
                 raise _DropConnection
+            if plan.delay_after_apply:
+                await asyncio.sleep(plan.delay_after_apply)
             return response
         except StreamApiError as exc:
             return _error_response(exc, started)
@@ -256,7 +265,7 @@ class StreamApi:
         return self._ok(
             request,
             {
-                "call": call_json(call),
+                "call": call_json(self.state, call),
                 "members": members_json(self.state, call),
                 "own_capabilities": [],
             },
@@ -381,7 +390,7 @@ class StreamApi:
         return self._ok(
             request,
             {
-                "users": {key: user_json(self.state, user) for key, user in saved.items()},
+                "users": {key: full_user_json(self.state, user) for key, user in saved.items()},
                 "membership_deletion_task_id": "",
             },
         )

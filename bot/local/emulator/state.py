@@ -8,8 +8,9 @@ expires when the test moves the clock, not when the wall clock does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.local.emulator.errors import Invalid, NotFound
 from bot.util.clock import Clock, SystemClock
@@ -88,6 +89,26 @@ class Ban:
         return self.expires_at is not None and self.expires_at <= now
 
 
+@dataclass
+class PlantedBan:
+    """A `query_banned_users` entry answered exactly as planted, for tests of what a client does
+    with entries it cannot read (the ban of a hard-deleted user comes back with `"user": null`).
+
+    It is listed, filtered and paged among the real bans by these fields; nothing else (banning,
+    unbanning, webhooks) sees it.
+    """
+
+    entry: dict[str, Any]
+    created_at: float
+    target: str | None = None
+    banned_by: str | None = None
+    reason: str | None = None
+    expires_at: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
 def split_cid(cid: str) -> tuple[str, str]:
     """`default:call-123` -> ("default", "call-123"); checks both parts like Stream does."""
     call_type, sep, call_id = cid.partition(":")
@@ -131,6 +152,7 @@ class EmulatorState:
     users: dict[str, User] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)
     bans: dict[str, Ban] = field(default_factory=dict)
+    planted_bans: list[PlantedBan] = field(default_factory=list)
     user_blocks: dict[str, dict[str, float]] = field(default_factory=dict)
     ban_counts: dict[str, int] = field(default_factory=dict)
 
@@ -177,6 +199,27 @@ class EmulatorState:
         for user_id, name in DEMO_USERS:
             self.add_user(user_id, name)
         self.add_call(DEMO_CALL, members=[user_id for user_id, _ in DEMO_USERS])
+
+    def plant_ban_entry(
+        self,
+        entry: Mapping[str, Any],
+        *,
+        created_at: float | None = None,
+        expires_at: float | None = None,
+    ) -> PlantedBan:
+        """Hold a raw `query_banned_users` entry (see `PlantedBan`). Its place among the bans is
+        `created_at` (default: now); filters read the ids and reason the entry has, if any."""
+        raw = dict(entry)
+        planted = PlantedBan(
+            entry=raw,
+            created_at=self.now() if created_at is None else created_at,
+            target=_nested_id(raw, "user"),
+            banned_by=_nested_id(raw, "banned_by"),
+            reason=raw.get("reason") if isinstance(raw.get("reason"), str) else None,
+            expires_at=expires_at,
+        )
+        self.planted_bans.append(planted)
+        return planted
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -407,3 +450,9 @@ class EmulatorState:
         self.user(user_id)
         self.user(blocked_user_id)
         self.user_blocks.get(user_id, {}).pop(blocked_user_id, None)
+
+
+def _nested_id(entry: Mapping[str, Any], key: str) -> str | None:
+    value = entry.get(key)
+    found = value.get("id") if isinstance(value, Mapping) else None
+    return found if isinstance(found, str) else None

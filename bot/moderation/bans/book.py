@@ -16,11 +16,11 @@ import asyncio
 import logging
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from cachetools import LRUCache, TTLCache
+from cachetools import LRUCache
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from bot.cases import (
@@ -42,12 +42,18 @@ from bot.moderation.bans.record import (
     record_from_stream,
     stream_actor,
 )
-from bot.moderation.bans.render import ban_length, expiry_line, lifted_notification, notification
+from bot.moderation.bans.render import (
+    ban_length,
+    closure_line,
+    expiry_line,
+    lifted_notification,
+    notification,
+)
 from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import earlier_text
 from bot.slack.blocks import code
-from bot.slack.poster import SlackPoster
-from bot.stream import Ban, StreamClient
+from bot.slack.poster import SlackPoster, SlackPostError
+from bot.stream import Ban, StreamAPIError, StreamClient
 from bot.stream.events import UserBanned, UserUnbanned
 from bot.util.clock import Clock
 from bot.util.request_ids import request_id
@@ -55,11 +61,11 @@ from bot.util.timers import TimerRegistry
 
 log = logging.getLogger("callmod.bans")
 
-OWN_ECHO_WINDOW = 300.0  # a user.banned webhook this soon after our own ban is its echo
-MAX_OWN_BANS = 100_000  # own bans remembered within the echo window
+OWN_ECHO_WINDOW = 300.0  # an echo announced before callmod's own answer is merged this soon
 # Stream stamps a ban a little before callmod records it (request latency, clock skew); a ban
 # Stream created later than this after ours is a different, newer ban.
 SAME_BAN_TOLERANCE = 60.0
+OWED_HORIZON = 7 * 86_400.0  # announcements owed for longer than this are not made any more
 MAX_CLOSED_MESSAGES = 10_000  # notifications remembered for "already closed" answers to clicks
 REHYDRATE_MAX_WAIT = 300.0  # seconds between start-up rebuild attempts, at most
 
@@ -72,10 +78,56 @@ class UnbanOutcome(Enum):
 
 
 @dataclass(frozen=True)
+class OwnBan:
+    """A ban callmod asked Stream for: who asked, what for, and the case it opened."""
+
+    actor: Actor
+    reason: str | None
+    duration: timedelta | None
+    ip_ban: bool
+    ticket: Ticket
+    asked_at: float
+
+
+@dataclass(frozen=True)
 class UnbanResult:
     outcome: UnbanOutcome
     closure: Closure | None = None  # for ALREADY_CLOSED: how that ban ended
     announced: bool = False  # a notification in Slack now says the ban was lifted
+
+
+def _same_ban(record: BanRecord, ban: Ban | UserBanned, bot_stream_user_id: str) -> bool:
+    """Content, not timing: made by the same Stream user and created within the clock-skew
+    tolerance of the ban callmod knows. A re-ban is a new ban (a new creation time or another
+    maker); a ban whose end Stream did not keep is still the same ban, and its timer lifts it."""
+    if isinstance(ban, Ban):
+        made_by = ban.banned_by_id
+    else:
+        made_by = ban.banned_by.id if ban.banned_by is not None else None
+    known_maker = (
+        bot_stream_user_id if isinstance(record.banned_by, Actor) else record.banned_by_stream_id
+    )
+    if made_by is not None and known_maker is not None and made_by != known_maker:
+        return False
+    return abs(record.created_at - ban.created_at.timestamp()) <= SAME_BAN_TOLERANCE
+
+
+def record_from_case(ban: Case | None, user_id: str, bot_stream_user_id: str) -> BanRecord:
+    """A ban as its case remembers it, for announcing after a restart what Stream has
+    forgotten (an expiry callmod owed)."""
+    if ban is None:
+        return BanRecord(user_id, stream_actor(None, bot_stream_user_id), None, False, 0.0, None)
+    created = ban.created_at.timestamp()
+    record = BanRecord(
+        user_id=user_id,
+        banned_by=stream_actor(None, bot_stream_user_id),
+        reason=ban.reason,
+        ip_ban=False,
+        created_at=created,
+        expires_at=ban.expires_at.timestamp() if ban.expires_at else None,
+    )
+    remember_announcement(record, ban)
+    return record
 
 
 def remember_announcement(record: BanRecord, case: Case) -> None:
@@ -109,6 +161,7 @@ class BanBook:
         bot_stream_user_id: str,
         cases: CaseBook,
         retry_base: float = 5.0,
+        reconcile_every: float | None = None,
     ) -> None:
         self._stream = stream
         self._cases = cases
@@ -118,16 +171,26 @@ class BanBook:
         self._clock = clock
         self._bot_user = bot_stream_user_id
         self.records: dict[str, BanRecord] = {}
-        # user id -> when callmod last banned them, to recognise Stream's webhook echoes
-        self._own_bans: TTLCache[str, float] = TTLCache(
-            MAX_OWN_BANS, ttl=OWN_ECHO_WINDOW, timer=clock.time
-        )
+        # user id -> `user.banned` echoes that arrived while callmod's own ban of them was
+        # still waiting for Stream's answer (proof of the ban if that answer is lost)
+        self._in_flight: dict[str, list[UserBanned]] = {}
+        # user id -> callmod's own ban whose answer was lost and not (yet) seen in Stream
+        self._unanswered: LRUCache[str, OwnBan] = LRUCache(MAX_CLOSED_MESSAGES)
+        # user id -> a ban announced before a restart that Stream no longer holds: lifted while
+        # callmod was away; the next reconciliation closes its notification
+        self._lifted_unseen: dict[str, BanRecord] = {}
+        # Expiries, webhooks and reconciliation change the same records: one at a time.
+        self._lock = asyncio.Lock()
         # notification ts -> how its ban ended (or the click that is ending it right now)
         self._closed_messages: LRUCache[str, Closure] = LRUCache(MAX_CLOSED_MESSAGES)
         self.timers: TimerRegistry[BanRecord] = TimerRegistry(
             clock, self._expire, retry_base=retry_base
         )
+        self._reconcile_every = reconcile_every
+        self._reconciler: asyncio.Task[None] | None = None
+        self.reconciled = asyncio.Event()  # set after each reconciliation round (tests)
         self.rehydrated = asyncio.Event()
+        self.team_url: str | None = None  # the workspace's URL, for permalinks (auth.test)
         self._rehydration: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -138,20 +201,22 @@ class BanBook:
             self._rehydration = asyncio.create_task(self._rehydrate_with_retries())
         elif not rehydrate:
             self.rehydrated.set()
+        if self._reconcile_every is not None and self._reconciler is None:
+            self._reconciler = asyncio.create_task(self._reconcile_periodically())
 
     async def stop(self) -> None:
-        if self._rehydration is not None:
-            self._rehydration.cancel()
-            await asyncio.gather(self._rehydration, return_exceptions=True)
+        for task in (self._rehydration, self._reconciler):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.timers.stop()
 
     async def idle(self) -> None:
         await self.timers.wait_idle()
 
     @property
-    def remembered_own_bans(self) -> int:
-        self._own_bans.expire()
-        return len(self._own_bans)
+    def bans_in_flight(self) -> int:
+        return len(self._in_flight)
 
     @property
     def remembered_messages(self) -> int:
@@ -176,30 +241,46 @@ class BanBook:
         notification could not be posted.
         """
         # Stream's `user.banned` echo can overtake the answer (or answer a retried attempt):
-        # mark the ban as callmod's own first, so the echo is not announced as a second ban.
-        self._own_bans[user_id] = self._clock.time()
-        await self._stream.ban(
-            user_id,
-            banned_by_id=self._bot_user,
-            reason=stream_reason(reason, actor.user_name),
-            timeout_minutes=math.ceil(duration.total_seconds() / 60) if duration else None,
-            ip_ban=ip_ban,
-        )
-        now = self._clock.time()
-        self._own_bans[user_id] = now
+        # while the ban is in flight, its echoes are held here instead of being announced.
+        own = OwnBan(actor, reason, duration, ip_ban, ticket or Ticket(()), self._clock.time())
+        self._in_flight[user_id] = []
+        try:
+            try:
+                await self._stream.ban(
+                    user_id,
+                    banned_by_id=self._bot_user,
+                    reason=stream_reason(reason, actor.user_name),
+                    timeout_minutes=math.ceil(duration.total_seconds() / 60) if duration else None,
+                    ip_ban=ip_ban,
+                )
+            except StreamAPIError as error:
+                if not error.maybe_applied:
+                    raise
+                if not await self._applied(user_id, own.asked_at, self._in_flight[user_id]):
+                    # Its echo (or the reconciliation) may still show it reached Stream: then
+                    # it is announced as this moderator's ban, with this case.
+                    self._unanswered[user_id] = own
+                    raise
+                log.info("the answer to the ban of %s was lost, but Stream holds it", user_id)
+            # Still "in flight" until installed, so an echo arriving meanwhile is held too.
+            return await self._announce_own(user_id, own, self._clock.time())
+        finally:
+            self._in_flight.pop(user_id, None)
+
+    async def _announce_own(self, user_id: str, own: OwnBan, created_at: float) -> BanRecord:
         record = BanRecord(
             user_id=user_id,
-            banned_by=actor,
-            reason=reason,
-            ip_ban=ip_ban,
-            created_at=now,
-            expires_at=now + duration.total_seconds() if duration else None,
+            banned_by=own.actor,
+            reason=own.reason,
+            ip_ban=own.ip_ban,
+            created_at=created_at,
+            expires_at=created_at + own.duration.total_seconds() if own.duration else None,
         )
-        ticket = ticket or Ticket(())
+        ticket = own.ticket
         record.case_number = ticket.numbers[0] if ticket.numbers else None
         await self._describe_history(record)
         previous = self.records.get(user_id)
-        if previous is not None and self._is_unclaimed_echo(previous, now):
+        if previous is not None and self._is_unclaimed_echo(previous, created_at):
             # Stream's echo of this very ban overtook our answer and was announced as made by
             # callmod; take its message over instead of posting a second one.
             await self._install(record, previous=None)
@@ -211,6 +292,22 @@ class BanBook:
             message = MessageRef(record.channel, record.message_ts)
             await self._cases.link(ticket, message, MessagePurpose.NOTIFICATION)
         return record
+
+    async def _applied(self, user_id: str, asked_at: float, echoes: list[UserBanned]) -> bool:
+        """Whether a ban whose answer was lost reached Stream: its echo arrived, or Stream holds
+        a ban of the user by callmod made since it was asked. A failed look-up says no (the
+        periodic reconciliation finds it later)."""
+        since = asked_at - SAME_BAN_TOLERANCE
+        if any(echo.created_at.timestamp() >= since for echo in echoes):
+            return True
+        try:
+            held = await self._stream.query_bans(user_id=user_id)
+        except StreamAPIError:
+            return False
+        return any(
+            ban.banned_by_id == self._bot_user and ban.created_at.timestamp() >= since
+            for ban in held
+        )
 
     async def unban(
         self, actor: Actor, user_id: str, *, clicked: MessageRef | None = None
@@ -285,24 +382,31 @@ class BanBook:
     # -- bans made elsewhere (webhooks) ----------------------------------------------------------
 
     async def on_banned(self, event: UserBanned) -> None:
+        async with self._lock:
+            await self._on_banned_locked(event)
+
+    async def _on_banned_locked(self, event: UserBanned) -> None:
         if event.channel_cid is not None:
             return  # a chat-channel ban: it does not keep anyone out of calls
         user_id = event.user.id
         by_id = event.banned_by.id if event.banned_by is not None else None
-        if by_id == self._bot_user and self._is_own_ban(user_id):
-            return  # the echo of a ban callmod made and already announced
+        if by_id == self._bot_user and user_id in self._in_flight:
+            self._in_flight[user_id].append(event)  # callmod's own ban, still being answered
+            return
         created = event.created_at.timestamp()
+        own = self._unanswered.get(user_id) if by_id == self._bot_user else None
+        if own is not None and created >= own.asked_at - SAME_BAN_TOLERANCE:
+            # A ban whose answer was lost did reach Stream: it is the moderator's, with its case.
+            del self._unanswered[user_id]
+            await self._announce_own(user_id, own, created)
+            await self._cases.finish(own.ticket, Outcome.DONE)
+            return
         expires = event.expires_at.timestamp() if event.expires_at else None
         known = self.records.get(user_id)
-        if (
-            known is not None
-            and known.source != "slack"
-            and known.message_ts is not None
-            and known.closure is None
-            and abs(known.created_at - created) < 1
-            and known.expires_at == expires
-        ):
-            return  # already announced (found in Stream before its webhook arrived)
+        if known is not None and known.closure is None and _same_ban(known, event, self._bot_user):
+            if known.message_ts is None and known.source != "slack" and self._channel:
+                await self._announce_from_stream(known)  # a retry: its notification is owed
+            return  # a ban callmod already knows: its own echo, a retry, or found in Stream
         record = BanRecord(
             user_id=user_id,
             banned_by=stream_actor(by_id, self._bot_user),
@@ -312,31 +416,13 @@ class BanBook:
             expires_at=expires,
             source="webhook",
         )
-        if by_id != self._bot_user:  # callmod's own bans were recorded when they were made
-            ticket = await self._cases.record(
-                NewCase(
-                    kind=Kind.BAN,
-                    source=Source.STREAM,
-                    outcome=Outcome.DONE,
-                    request_id=request_id.get(),
-                    target_user_id=user_id,
-                    reason=event.reason,
-                    detail=f"ban {code(user_id)} {ban_length(record)}",
-                    duration_seconds=int(expires - created) if expires is not None else None,
-                    expires_at=event.expires_at,
-                )
-            )
-            record.case_number = ticket.numbers[0] if ticket.numbers else None
-            await self._describe_history(record)
-        await self._announce(record, raise_on_failure=True)
-        if record.channel is not None and record.message_ts is not None and record.case_number:
-            await self._cases.link(
-                Ticket((), [record.case_number]),
-                MessageRef(record.channel, record.message_ts),
-                MessagePurpose.NOTIFICATION,
-            )
+        await self._announce_from_stream(record)
 
     async def on_unbanned(self, event: UserUnbanned) -> None:
+        async with self._lock:
+            await self._on_unbanned_locked(event)
+
+    async def _on_unbanned_locked(self, event: UserUnbanned) -> None:
         by_id = event.unbanned_by.id if event.unbanned_by is not None else None
         if by_id == self._bot_user:
             # callmod closes its own unbans (command, button, expiry) with the moderator's name.
@@ -348,19 +434,18 @@ class BanBook:
             ClosureKind.UNBANNED, stream_actor(by_id, self._bot_user), event.created_at.timestamp()
         )
         if record.closure is None:
-            await self._cases.record(
-                NewCase(
-                    kind=Kind.UNBAN,
-                    source=Source.STREAM,
-                    outcome=Outcome.DONE,
-                    request_id=request_id.get(),
-                    target_user_id=record.user_id,
-                    detail=f"unban {code(record.user_id)}",
-                )
-            )
+            await self._record_stream_unban(record.user_id)
         await self._close(record, closure, raise_on_failure=True)
 
     # -- queries -------------------------------------------------------------------------------
+
+    def known_as(self, ban: Ban) -> BanRecord:
+        """A ban Stream holds, with what callmod knows of it when it is the same ban (who
+        banned through Slack and why, the case, the notification); Stream's view otherwise."""
+        record = self.records.get(ban.user_id)
+        if record is not None and _same_ban(record, ban, self._bot_user):
+            return record
+        return record_from_stream(ban, self._bot_user)
 
     def active(self, user_id: str | None = None) -> list[BanRecord]:
         """Known bans in force, soonest expiry first, permanent ones last."""
@@ -375,10 +460,6 @@ class BanBook:
         return sorted(live, key=lambda r: (r.expires_at is None, r.expires_at or 0.0, r.user_id))
 
     # -- internals -----------------------------------------------------------------------------
-
-    def _is_own_ban(self, user_id: str) -> bool:
-        at = self._own_bans.get(user_id)
-        return at is not None and at <= self._clock.time()
 
     def _is_unclaimed_echo(self, record: BanRecord, now: float) -> bool:
         return (
@@ -430,15 +511,32 @@ class BanBook:
         if record.closure is None:
             self._set_closure(record, closure)
         if raise_on_failure:
-            await self._update(record)
-            updated = record.message_ts is not None
+            updated = await self._update_or_say(record, closure_line(record))
         else:
             updated = await self._safe_update(record)
         if self.records.get(record.user_id) is record:
             del self.records[record.user_id]
         return updated
 
+    async def _update_or_say(self, record: BanRecord, line: str) -> bool:
+        """Edit the notification; when Slack will never let callmod edit it (deleted, archived,
+        too old), post `line` instead of retrying forever. Transient failures raise, for the
+        caller's retry. Returns whether the notification itself now says it."""
+        try:
+            await self._update(record)
+        except SlackPostError as error:
+            if not error.permanent or self._channel is None:
+                raise
+            log.warning("ban notification %s cannot be edited (%s)", record.message_ts, error)
+            await self._poster.post(self._channel, line)
+            return False
+        return record.message_ts is not None
+
     async def _expire(self, user_id: str, record: BanRecord) -> None:
+        async with self._lock:
+            await self._expire_locked(user_id, record)
+
+    async def _expire_locked(self, user_id: str, record: BanRecord) -> None:
         if self.records.get(user_id) is not record:
             return  # replaced or lifted meanwhile
         if not record.lifted:
@@ -453,8 +551,9 @@ class BanBook:
         expired_at = record.expires_at if record.expires_at is not None else self._clock.time()
         if record.closure is None:
             self._set_closure(record, Closure(ClosureKind.EXPIRED, None, expired_at))
-        if not record.expiry_recorded:
-            await self._cases.record(
+        if record.expiry_case is None:
+            # Recorded before it is announced: a restart in between finds it owed (`_owed`).
+            record.expiry_case = await self._cases.record(
                 NewCase(
                     kind=Kind.BAN_EXPIRED,
                     source=Source.CALLMOD,
@@ -464,15 +563,22 @@ class BanBook:
                     detail=f"the ban of {code(user_id)} expired",
                 )
             )
-            record.expiry_recorded = True
-        if record.message_ts is not None and not record.message_closed:
-            await self._update(record)
-            record.message_closed = True
-        if self._channel is not None and not record.line_posted:
-            await self._poster.post(self._channel, expiry_line(record, expired_at))
-            record.line_posted = True
+        await self._announce_expiry(record, expired_at, record.expiry_case)
         if self.records.get(user_id) is record:
             del self.records[user_id]
+
+    async def _announce_expiry(self, record: BanRecord, expired_at: float, case: Ticket) -> None:
+        """Close the notification and post the expiry line, each once; a step that fails for
+        now raises (the timer retries), one Slack will never allow is replaced by the line."""
+        if record.message_ts is not None and not record.message_closed:
+            line = expiry_line(record, expired_at) + " Its notification could not be updated."
+            if not await self._update_or_say(record, line):
+                record.line_posted = True  # the fresh line said it all
+            record.message_closed = True
+        if self._channel is not None and not record.line_posted:
+            ts = await self._poster.post(self._channel, expiry_line(record, expired_at))
+            record.line_posted = True
+            await self._cases.link(case, MessageRef(self._channel, ts), MessagePurpose.AUDIT)
 
     async def _lift(self, record: BanRecord) -> Ban | None:
         """Make sure Stream no longer holds this ban. Returns a newer ban in force that Stream holds
@@ -511,6 +617,117 @@ class BanBook:
             return False
         return True
 
+    # -- agreeing with Stream ------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            await self._reconcile_locked()
+
+    async def _reconcile_locked(self) -> None:
+        """Bring callmod's bans into line with Stream's: follow a ban Stream holds that callmod
+        does not know (a missed webhook, a lost answer), close one Stream no longer holds (lifted
+        elsewhere), and post announcements a restart left owed. Stream is the truth for bans."""
+        await self.rehydrated.wait()
+        now = self._clock.time()
+        held: dict[str, Ban] = {}
+        async for ban in self._stream.iter_bans():
+            held[ban.user_id] = ban
+        for user_id, ban in held.items():
+            record = self.records.get(user_id)
+            known = record is not None and record.closure is None
+            if user_id in self._in_flight or (
+                known and record is not None and _same_ban(record, ban, self._bot_user)
+            ):
+                continue
+            own = self._unanswered.pop(user_id, None)
+            since = own.asked_at - SAME_BAN_TOLERANCE if own else 0.0
+            if own is not None and ban.banned_by_id == self._bot_user and (
+                ban.created_at.timestamp() >= since
+            ):
+                await self._announce_own(user_id, own, ban.created_at.timestamp())
+                await self._cases.finish(own.ticket, Outcome.DONE)
+                continue
+            log.info("Stream holds a ban of %s callmod did not know; announcing it", user_id)
+            await self._announce_from_stream(record_from_stream(ban, self._bot_user))
+        for user_id, record in [*self.records.items(), *self._lifted_unseen.items()]:
+            ended = record.expires_at is not None and record.expires_at <= now
+            if user_id in held or user_id in self._in_flight or record.closure or ended:
+                continue  # in force, being made, closed, or its timer is due
+            log.info("Stream no longer holds the ban of %s; closing it", user_id)
+            await self._record_stream_unban(user_id)
+            closure = Closure(ClosureKind.UNBANNED, StreamActor(None), now)
+            await self._close(record, closure, raise_on_failure=True)
+            self._lifted_unseen.pop(user_id, None)
+        await self._announce_owed()
+        self.reconciled.set()
+
+    async def _reconcile_periodically(self) -> None:
+        assert self._reconcile_every is not None
+        while True:
+            await self._clock.sleep(self._reconcile_every)
+            try:
+                await self.reconcile()
+            except (StreamAPIError, SlackPostError, CaseStoreError) as error:
+                log.warning("reconciliation with Stream failed; next round: %s", error)
+
+    async def _announce_from_stream(self, record: BanRecord) -> None:
+        """A ban callmod learns of from Stream: recorded as a case unless callmod made it."""
+        made_by_callmod = isinstance(record.banned_by, StreamActor) and record.banned_by.is_callmod
+        if record.case_number is None and not made_by_callmod:
+            ticket = await self._cases.record(
+                NewCase(
+                    kind=Kind.BAN,
+                    source=Source.STREAM,
+                    outcome=Outcome.DONE,
+                    request_id=request_id.get(),
+                    target_user_id=record.user_id,
+                    reason=record.reason,
+                    detail=f"ban {code(record.user_id)} {ban_length(record)}",
+                    expires_at=(
+                        datetime.fromtimestamp(record.expires_at, tz=UTC)
+                        if record.expires_at is not None
+                        else None
+                    ),
+                )
+            )
+            record.case_number = ticket.numbers[0] if ticket.numbers else None
+            await self._describe_history(record)
+        await self._announce(record, raise_on_failure=True)
+        if record.channel is not None and record.message_ts is not None and record.case_number:
+            await self._cases.link(
+                Ticket((), [record.case_number]),
+                MessageRef(record.channel, record.message_ts),
+                MessagePurpose.NOTIFICATION,
+            )
+
+    async def _record_stream_unban(self, user_id: str) -> None:
+        await self._cases.record(
+            NewCase(
+                kind=Kind.UNBAN,
+                source=Source.STREAM,
+                outcome=Outcome.DONE,
+                request_id=request_id.get(),
+                target_user_id=user_id,
+                detail=f"unban {code(user_id)}",
+            )
+        )
+
+    async def _announce_owed(self) -> None:
+        """Expiries recorded but never announced (callmod stopped, or Slack failed, between the
+        two): close the original notification and post the line now, once."""
+        since = datetime.fromtimestamp(self._clock.time() - OWED_HORIZON, tz=UTC)
+        store = self._cases.store
+        for expiry in await store.unannounced(Kind.BAN_EXPIRED, since=since):
+            user_id = expiry.target_user_id
+            if user_id is None or user_id in self.records:
+                continue  # a newer ban of the user is in force; its own lifecycle follows
+            ban = await store.latest_before(user_id, Kind.BAN, expiry.number)
+            record = record_from_case(ban, user_id, self._bot_user)
+            expired_at = record.expires_at or expiry.created_at.timestamp()
+            record.closure = Closure(ClosureKind.EXPIRED, None, expired_at)
+            log.info("announcing the expiry of the ban of %s, owed since a restart", user_id)
+            await self._announce_expiry(record, expired_at, Ticket((), [expiry.number]))
+
     async def _announced_bans(self) -> dict[str, Case]:
         """What the case store remembers of the bans callmod announced: who, why, where."""
         try:
@@ -548,8 +765,11 @@ class BanBook:
             if ban.user_id in self.records:
                 continue  # callmod or a webhook already knows a newer state
             record = record_from_stream(ban, self._bot_user)
-            case = announced.get(ban.user_id)
-            if case is not None:
+            case = announced.pop(ban.user_id, None)
+            same = case is not None and (
+                abs(case.created_at.timestamp() - record.created_at) <= SAME_BAN_TOLERANCE
+            )
+            if case is not None and same:
                 remember_announcement(record, case)
             self.records[ban.user_id] = record
             if record.expires_at is None:
@@ -561,5 +781,17 @@ class BanBook:
             else:
                 count += 1
             self.timers.schedule(ban.user_id, record.expires_at, record)
+        for user_id, case in announced.items():
+            # Announced as in force, but Stream no longer holds it: lifted while callmod was
+            # away (its notification is closed by the next reconciliation), or run out.
+            if user_id in self.records:
+                continue
+            record = record_from_case(case, user_id, self._bot_user)
+            if record.expires_at is not None and record.expires_at <= now:
+                record.lapsed_offline = True
+                self.records[user_id] = record
+                self.timers.schedule(user_id, record.expires_at, record)
+            else:
+                self._lifted_unseen[user_id] = record
         self.rehydrated.set()
         log.info("rebuilt %d bans from Stream; %d lapsed while offline", count, lapsed)

@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Literal
 
 from bot.core.model import Actor
+from bot.moderation.history.book import Ticket
 from bot.stream import Ban
 
 Source = Literal["slack", "webhook", "stream"]
@@ -59,7 +60,7 @@ class BanRecord:
     lifted: bool = False
     message_closed: bool = False
     line_posted: bool = False
-    expiry_recorded: bool = False
+    expiry_case: Ticket | None = None  # the ban_expired case, once recorded
 
     @property
     def banned_by_stream_id(self) -> str | None:

@@ -94,8 +94,20 @@ def expiry_line(record: BanRecord, expired_at: float) -> str:
     return f":hourglass: The ban of {code(record.user_id)} has expired."
 
 
-def ban_entry(record: BanRecord, now: float) -> str:
-    """One line of `/bans`: who, how long is left, why."""
+def permalink(team_url: str, channel: str, ts: str) -> str:
+    """A Slack message's permalink, as chat.getPermalink makes it, without a call per line."""
+    return f"{team_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def closure_line(record: BanRecord) -> str:
+    """When the notification cannot be edited: a fresh line saying how the ban ended."""
+    how = closure_text(record.closure) if record.closure else "Ended"
+    return f":dove_of_peace: The ban of {code(record.user_id)} is over: {how}."
+
+
+def ban_entry(record: BanRecord, now: float, team_url: str | None = None) -> str:
+    """One line of `/bans`: who, how long is left, why, by whom, and callmod's case and
+    notification when it has them."""
     line = f"• {code(record.user_id)}"
     if record.expires_at is None:
         line += " — permanent"
@@ -104,4 +116,10 @@ def ban_entry(record: BanRecord, now: float) -> str:
         line += f" — {format_duration(left)} left (until {date_token(record.expires_at)})"
     if record.reason:
         line += f" — {escape(truncate(record.reason, REASON_SHOWN))}"
+    line += f" — by {who(record.banned_by)}"
+    if record.case_number is not None:
+        case = f"Case #{record.case_number}"
+        if team_url and record.channel and record.message_ts:
+            case = f"<{permalink(team_url, record.channel, record.message_ts)}|{case}>"
+        line += f" · {case}"
     return line

@@ -8,7 +8,7 @@ import pytest
 
 from bot.local.emulator import StreamEmulator
 from bot.util.clock import ManualClock
-from bot.util.timefmt import format_stream_time
+from bot.util.timefmt import format_stream_time, parse_stream_time
 
 from .helpers import Api, assert_stream_error, event_types
 
@@ -61,7 +61,10 @@ async def test_timed_ban_expires_on_the_clock(
     assert await api.query_ban_users(exclude_expired_bans=True) == []
     # Stream keeps listing expired bans unless asked not to.
     listed = (await api.query_bans()).json()["bans"]
-    assert [(b["user"]["id"], b["expires"]) for b in listed] == [("sara", event["expiration"])]
+    # Answers give dates as integer nanoseconds, webhooks as RFC 3339 text: the same instant.
+    assert [b["user"]["id"] for b in listed] == ["sara"]
+    assert isinstance(listed[0]["expires"], int)
+    assert parse_stream_time(listed[0]["expires"]) == parse_stream_time(event["expiration"])
     assert listed[0]["user"]["banned"] is False
 
 
@@ -194,7 +197,7 @@ async def test_query_lists_bans_with_their_fields(
     assert sara["reason"] == "spam"
     assert "expires" not in sara
     assert "reason" not in bob
-    assert bob["expires"] == format_stream_time(emulator.state.bans["bob"].expires_at or 0)
+    assert bob["expires"] == round(emulator.state.bans["bob"].expires_at or 0) * 10**9
     assert alice["banned_by"]["name"] == "Mod Two"
     assert "duration" in response.json()
 
@@ -301,3 +304,63 @@ async def test_query_needs_a_json_payload(api: Api) -> None:
     assert_stream_error(missing, 400, 4, field="payload")
     assert_stream_error(garbled, 400, 4, contains="not valid JSON")
     assert_stream_error(no_filter, 400, 4, field="filter_conditions")
+
+
+# -- entries planted for clients that meet what they cannot read ------------------------------
+
+
+async def test_a_planted_entry_is_listed_verbatim_in_its_place(
+    api: Api, emulator: StreamEmulator, clock: ManualClock
+) -> None:
+    start = clock.time()
+    await _ban(api, "sara")
+    await clock.advance(60)
+    planted = emulator.plant_deleted_user_ban("john", reason="gone")
+    await clock.advance(60)
+    await _ban(api, "bob")
+
+    response = await api.query_bans(sort=[{"field": "created_at", "direction": -1}])
+
+    bans = response.json()["bans"]
+    assert [b["user"] and b["user"]["id"] for b in bans] == ["bob", None, "sara"]
+    assert bans[1] == planted.entry
+    assert bans[1]["user"] is None and bans[1]["banned_by"]["id"] == "john"
+    assert parse_stream_time(bans[1]["created_at"]).timestamp() == start + 60
+    # Filters read what the entry has: no user id, so a user filter never matches it.
+    assert await api.query_ban_users(filter_conditions={"user_id": "sara"}) == ["sara"]
+    by_john = await api.query_bans(filter_conditions={"banned_by_id": "john"})
+    assert len(by_john.json()["bans"]) == 3
+    # Nothing else sees it: no webhook, no ban in the state.
+    assert set(emulator.state.bans) == {"sara", "bob"}
+
+
+async def test_a_planted_raw_entry_pages_like_a_ban(
+    api: Api, emulator: StreamEmulator, clock: ManualClock
+) -> None:
+    await _ban(api, "sara")
+    emulator.plant_ban_entry({"user": {"name": "no id"}, "created_at": "yesterday"},
+                             created_at=clock.time() + 1)
+
+    first = (await api.query_bans(limit=1, sort=[{"field": "created_at", "direction": -1}]))
+    second = (await api.query_bans(limit=1, offset=1,
+                                   sort=[{"field": "created_at", "direction": -1}]))
+
+    assert first.json()["bans"] == [{"user": {"name": "no id"}, "created_at": "yesterday"}]
+    assert [b["user"]["id"] for b in second.json()["bans"]] == ["sara"]
+
+
+async def test_payload_created_at_bounds(
+    api: Api, emulator: StreamEmulator, clock: ManualClock
+) -> None:
+    start = clock.time()
+    await _ban(api, "sara")
+    await clock.advance(60)
+    await _ban(api, "bob")
+    await clock.advance(60)
+    await _ban(api, "alice")
+
+    middle = format_stream_time(start + 60)
+    assert sorted(await api.query_ban_users(created_at_after=middle)) == ["alice"]
+    assert sorted(await api.query_ban_users(created_at_after_or_equal=middle)) == ["alice", "bob"]
+    assert sorted(await api.query_ban_users(created_at_before=middle)) == ["sara"]
+    assert sorted(await api.query_ban_users(created_at_before_or_equal=middle)) == ["bob", "sara"]

@@ -71,3 +71,67 @@ async def test_patch_settings_with_wrong_shape(api: Api) -> None:
     response = await api.patch(CALL_PATH, {"settings_override": {"screensharing": {"enabled": 1}}})
 
     assert_stream_error(response, 400, 4, field="settings_override.screensharing.enabled")
+
+
+# -- explicit null is the field left out (Stream's SDKs send null for every unset field) -----------
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (CALL_PATH + "/kick", {"user_id": "sara", "block": None, "kicked_by_id": None}),
+        (CALL_PATH + "/mute_users", {"user_ids": ["sara"], "audio": True, "video": None,
+                                     "mute_all_users": None, "muted_by_id": None}),
+        (CALL_PATH + "/user_permissions", {"user_id": "sara", "grant_permissions": ["screenshare"],
+                                           "revoke_permissions": None}),
+        ("/api/v2/moderation/ban", {"target_user_id": "sara", "banned_by_id": "john",
+                                    "reason": None, "timeout": None, "ip_ban": None,
+                                    "channel_cid": None, "shadow": None}),
+        ("/api/v2/users/sara/deactivate", {"created_by_id": None, "mark_messages_deleted": None}),
+        ("/api/v2/users", {"users": {"sara": {"id": "sara", "name": None, "role": None}}}),
+    ],
+)
+async def test_explicit_null_reads_as_absent(
+    api: Api, path: str, body: dict[str, object]
+) -> None:
+    response = await api.post(path, body)
+
+    assert response.status_code == 200, response.text
+
+
+async def test_null_screensharing_settings_change_nothing(
+    api: Api, emulator: StreamEmulator
+) -> None:
+    body = {"settings_override": {"screensharing": {"enabled": False,
+                                                     "access_request_enabled": None}}}
+    response = await api.patch(CALL_PATH, body)
+
+    assert response.status_code == 200, response.text
+    settings = emulator.state.calls[DEMO_CID].screensharing
+    assert (settings.enabled, settings.access_request_enabled) == (False, False)
+
+
+async def test_a_required_field_sent_as_null_is_missing(api: Api) -> None:
+    response = await api.post(CALL_PATH + "/kick", {"user_id": None})
+
+    body = assert_stream_error(response, 400, 4)
+    assert body["exception_fields"] == {"user_id": "user_id is a required field"}
+
+
+async def test_query_payload_with_every_unset_field_null(api: Api) -> None:
+    await api.post("/api/v2/moderation/ban", {"target_user_id": "sara", "banned_by_id": "john"})
+    payload = {
+        "filter_conditions": {},
+        "created_at_after": None,
+        "created_at_after_or_equal": None,
+        "created_at_before": None,
+        "created_at_before_or_equal": None,
+        "exclude_expired_bans": None,
+        "limit": None,
+        "offset": None,
+        "user_id": None,
+        "sort": [{"direction": -1, "field": "created_at", "type": None}],
+        "user": None,
+    }
+
+    assert await api.query_ban_users(**payload) == ["sara"]
