@@ -97,7 +97,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
             )
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not only kill -9
+        # WAL + NORMAL: a commit survives the process dying (kill -9) but may be lost with the
+        # machine (power loss); FULL added an fsync to every commit, doubling command latency.
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 
