@@ -58,9 +58,9 @@ NOTES = (
     "keep-alive pool; latency from sending the request to the fake Slack receiving the "
     "response_url reply. Baseline: a hand-written bare Bolt app making the same three calls "
     "(plain httpx to Stream, chat.postMessage, respond()). Goals chosen here: p99 ≤ 1 s and "
-    "≥ 50 commands/s. Case store rows: the same callmod with its SQLite case store (file on "
-    "local disk, WAL, synchronous=FULL) against callmod with a stand-in store that keeps nothing "
-    f"(benchmarks/nostore.py); goal (issue): recording a case adds ≤ {STORE_GOAL - 1:.0%}. "
+    "≥ 50 commands/s. Case store rows: the same callmod with its SQLite case store (a file on "
+    "local disk, the store's own pragmas) against callmod with a stand-in store that keeps "
+    f"nothing (benchmarks/nostore.py); goal (issue): recording a case adds ≤ {STORE_GOAL - 1:.0%}. "
     f"The three servers run side by side and take turns of {CHUNK_EACH} commands per moderator "
     "in alternating order, so drift in the machine's load hits every side alike."
 )
