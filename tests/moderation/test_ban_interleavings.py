@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.local.fake_slack import PostedMessage
@@ -160,6 +160,17 @@ async def _run(ops: list[Op]) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(operations, min_size=1, max_size=10))
+# Found by this test: a ban replaced in Stream while callmod was away (its webhook lost) left the
+# old notification open with its Unban button after the restart.
+@example(
+    [
+        Op("ban", "bob", 30),
+        Op("advance", minutes=10),
+        Op("stream_ban", "bob", 30, "lost"),
+        Op("restart"),
+        Op("unban", "bob"),
+    ]
+)
 def test_any_interleaving_ends_agreeing_with_stream(ops: list[Op]) -> None:
     import asyncio
 

@@ -641,8 +641,10 @@ class BanBook:
                 continue
             own = self._unanswered.pop(user_id, None)
             since = own.asked_at - SAME_BAN_TOLERANCE if own else 0.0
-            if own is not None and ban.banned_by_id == self._bot_user and (
-                ban.created_at.timestamp() >= since
+            if (
+                own is not None
+                and ban.banned_by_id == self._bot_user
+                and (ban.created_at.timestamp() >= since)
             ):
                 await self._announce_own(user_id, own, ban.created_at.timestamp())
                 await self._cases.finish(own.ticket, Outcome.DONE)
@@ -741,6 +743,14 @@ class BanBook:
         if counts:
             record.history = earlier_text(Kind.BAN, counts)
 
+    async def _replaced_while_away(self, old: BanRecord, newer: BanRecord) -> None:
+        self._set_closure(old, Closure(ClosureKind.REPLACED, None, self._clock.time()))
+        await self._safe_update(old)
+        try:
+            await self._announce_from_stream(newer)
+        except (SlackPostError, CaseStoreError) as error:
+            log.warning("could not announce %s's newer ban: %s", newer.user_id, error)
+
     async def _rehydrate_with_retries(self) -> None:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(Exception),
@@ -761,6 +771,7 @@ class BanBook:
         now = self._clock.time()
         count = lapsed = 0
         announced = await self._announced_bans()
+        replaced: list[tuple[BanRecord, BanRecord]] = []
         async for ban in self._stream.iter_bans(include_expired=True):
             if ban.user_id in self.records:
                 continue  # callmod or a webhook already knows a newer state
@@ -771,6 +782,10 @@ class BanBook:
             )
             if case is not None and same:
                 remember_announcement(record, case)
+            elif case is not None:
+                # The ban callmod announced was replaced in Stream while callmod was away (the
+                # webhook of the newer ban lost): close its notification, announce the newer one.
+                replaced.append((record_from_case(case, ban.user_id, self._bot_user), record))
             self.records[ban.user_id] = record
             if record.expires_at is None:
                 count += 1
@@ -781,6 +796,8 @@ class BanBook:
             else:
                 count += 1
             self.timers.schedule(ban.user_id, record.expires_at, record)
+        for old, newer in replaced:
+            await self._replaced_while_away(old, newer)
         for user_id, case in announced.items():
             # Announced as in force, but Stream no longer holds it: lifted while callmod was
             # away (its notification is closed by the next reconciliation), or run out.
