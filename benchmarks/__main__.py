@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ack, cases, client, e2e, rehydrate, timers
+from benchmarks import ack, cases, client, e2e, rehydrate, roster, timers
 from benchmarks.procs import placement
 from benchmarks.report import Row, format_table
 
@@ -30,6 +30,7 @@ def _suites(quick: bool) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("client", lambda: client.run(quick=quick)),
         ("rehydrate", lambda: rehydrate.run(quick=quick)),
         ("cases", lambda: cases.run(quick=quick)),
+        ("roster", lambda: roster.run(quick=quick)),
     ]
 
 
@@ -52,6 +53,7 @@ def render(rows: list[Row], *, quick: bool, seconds: float) -> str:
         client.NOTES,
         rehydrate.NOTES,
         cases.NOTES,
+        roster.NOTES,
         "Timers: see benchmarks/timers.py.",
     ]
     return "\n".join(

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     mod_case_retention_days: int | None = Field(default=None, ge=1)
     # How often callmod's view of bans is brought into line with Stream's.
     mod_reconcile_seconds: float = Field(default=300.0, gt=0)
+    # Also tell each call what a moderator did (a `callmod.notice` custom event); off by default
+    # because only a call app built to render those events shows anything.
+    mod_notify_calls: bool = False
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from bot.core.registry import Registry
-from commands import bans, calls, cases, permissions, users
+from commands import (
+    bans,
+    calls,
+    cases,
+    end_call,
+    live,
+    permissions,
+    profiles,
+    user_card,
+    users,
+)
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for family in (calls, permissions, bans, users, cases):
+    for family in (calls, end_call, permissions, bans, users, user_card, profiles, cases, live):
         registry.extend(family.COMMANDS)
-    for button in (*bans.BUTTONS, *cases.BUTTONS):
+    for button in (*bans.BUTTONS, *cases.BUTTONS, *live.BUTTONS):
         registry.add_button(button)
     return registry

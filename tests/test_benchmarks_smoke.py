@@ -25,6 +25,7 @@ MODULES = (
     "benchmarks.client",
     "benchmarks.rehydrate",
     "benchmarks.cases",
+    "benchmarks.roster",
 )
 
 
@@ -112,3 +113,21 @@ async def test_the_case_book_runs_a_command_through_the_no_store_stand_in() -> N
     assert book.pending == 0
     assert await book.counts("sara") == {}
     assert await book.store.open_bans() == {}
+
+
+def test_roster_benchmark_runs_its_quick_path() -> None:
+    from benchmarks import roster
+
+    rows = roster.run(quick=True)  # raises unless every side got answers
+
+    assert [r["name"] for r in rows] == [
+        "/roster 100 p50",
+        "/roster 100 p99",
+        "/roster 100 ack p99",
+        "/roster 100 p99, 5 at once",
+        "/roster failed replies",
+    ]
+    assert rows[-1]["value"] == 0.0 and rows[-1]["met"] is True  # every reply a roster
+    for r in rows[:-1]:
+        assert isinstance(r["value"], float) and r["value"] > 0
+        assert isinstance(r["baseline"], float) and r["baseline"] > 0

@@ -32,6 +32,11 @@ class Kind(StrEnum):
     REQUEST_APPROVED = "request_approved"
     REQUEST_DENIED = "request_denied"
     BAN_EXPIRED = "ban_expired"
+    END_CALL = "end_call"
+    RENAME = "rename"
+    CLEAR_AVATAR = "clear_avatar"
+    # A call permission change seen from Stream, which says what they may do now, not what changed.
+    PERMISSIONS = "permissions"
 
 
 class Source(StrEnum):

@@ -1,13 +1,15 @@
 """Running a command, written once for every front-end (slash command, `/mod`, confirm button).
 
 The dispatcher resolves the caller's role, parses, checks the role the parsed arguments need,
-asks for confirmation where the command wants it, runs the action, turns every failure into a
-sentence, and records each write in the audit channel.
+looks up what the plan must say (for the commands that read Stream first), asks for confirmation
+where the command wants it, runs the action, turns every failure into a sentence, and records
+each write in the audit channel.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +26,7 @@ from bot.core.roles import RoleResolver
 from bot.moderation.bans.book import BanBook
 from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import history_button
+from bot.moderation.notices import CallNotices
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.blocks import Button, escape
@@ -35,6 +38,15 @@ log = logging.getLogger("callmod.actions")
 
 CONFIRM_ACTION = "callmod_confirm"
 CANCEL_ACTION = "callmod_cancel"
+# A button or menu option whose value is a command line (`kick sara default:call-123`). Slack
+# wants action ids unique within a block, so several in one block are told apart by a tag.
+COMMAND_ACTION = "callmod_run"
+COMMAND_ACTIONS = re.compile(r"^callmod_run(?::[A-Za-z0-9_-]{1,40})?$")
+
+
+def command_action(tag: str | None = None) -> str:
+    """`callmod_run`, or `callmod_run:<tag>` for the second and later ones in a block."""
+    return f"{COMMAND_ACTION}:{tag}" if tag else COMMAND_ACTION
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Services:
     bans: BanBook
     cases: CaseBook
     audit: AuditSink
+    notices: CallNotices | None = None  # MOD_NOTIFY_CALLS: tell the call what was done
 
 
 class Dispatcher:
@@ -129,8 +142,29 @@ class Dispatcher:
         if isinstance(checked, Reply):
             return checked
         if command.confirm:
-            return self._confirmation(command, text, command.plan(checked.args))
+            # Looked up before asking, so the question names what is there; again on Confirm.
+            looked = await self._look_up(command, checked.args, actor)
+            if isinstance(looked, Reply):
+                return looked
+            return self._confirmation(command, text, command.plan(looked.args))
         return await self.execute(command, checked.args, actor)
+
+    async def _look_up(self, command: Command[Any], args: Any, actor: Actor) -> Parsed | Reply:
+        """What the command reads from Stream before acting; nothing is recorded yet, so any
+        failure here changed nothing."""
+        if command.look_up is None:
+            return Parsed(args)
+        try:
+            found = await command.look_up(self.context(actor), args)
+        except UsageError as error:
+            return _usage(self.usage_line(command), str(error))
+        except StreamAPIError as error:
+            return Reply(
+                f":x: Could not {command.plan(args).summary}: {escape(error.sentence)}."
+                f"{_outcome_advice(error)}",
+                outcome="failed",
+            )
+        return found if isinstance(found, Reply) else Parsed(found)
 
     def _confirmation(self, command: Command[Any], text: str, plan: Plan) -> Reply:
         value = self._confirmations.button_value(command.name, text)
@@ -176,6 +210,18 @@ class Dispatcher:
         if earlier is not None:
             return Reply(f"This was already handled by {blocks.mention(earlier)}.")
         return await self.execute(command, checked.args, actor)
+
+    async def run_line(self, line: str, *, user_id: str, user_name: str) -> Reply:
+        """A click on a button or menu option that carries a command line: run exactly as if
+        the clicker had typed it now — their role, the command's own role rule for these
+        arguments, its confirmation, its case and its audit line. The line names the user and
+        call it acts on, so a click never depends on where a row sat in a message."""
+        actor = await self.actor(user_id, user_name)
+        word, _, rest = line.strip().partition(" ")
+        command = self.registry.get(word) if word else None
+        if command is None:
+            return Reply(":warning: That button no longer works; nothing was changed.")
+        return await self._prepare(command, rest, actor)
 
     async def cancelled(self, value: str, *, user_id: str, user_name: str) -> Reply:
         """A Cancel click: only someone who may run the command can withdraw it."""
@@ -237,13 +283,19 @@ class Dispatcher:
             ), False
         if reply.did is not None:
             ticket = await self._services.cases.record_done(actor, reply.did, request_id.get())
+            self._notify(reply.did)
             reply = await self._after(actor, reply.did, reply, ticket)
         return reply, button.replace_original
 
     async def execute(self, command: Command[Any], args: Any, actor: Actor) -> Reply:
-        """Run a parsed, authorized command. Its case is opened before Stream is called (so a
-        crash leaves "may have been applied", and notifications can show the number) and
-        settled after; every write leaves an audit line."""
+        """Run a parsed, authorized command. Its look-up runs first (when that ends it, nothing
+        is recorded); its case is opened before Stream is called (so a crash leaves "may have
+        been applied", and notifications can show the number) and settled after; every write
+        leaves an audit line."""
+        looked = await self._look_up(command, args, actor)
+        if isinstance(looked, Reply):
+            return looked
+        args = looked.args
         plan = command.plan(args)
         cases = self._services.cases
         ticket = await cases.open(actor, plan, request_id.get()) if command.writes else None
@@ -277,7 +329,12 @@ class Dispatcher:
         if ticket is None:
             return reply
         await cases.finish(ticket, Outcome.DONE)
+        self._notify(plan)
         return await self._after(actor, plan, reply, ticket)
+
+    def _notify(self, plan: Plan) -> None:
+        if self._services.notices is not None:
+            self._services.notices.after(plan)
 
     async def _after(self, actor: Actor, plan: Plan, reply: Reply, ticket: Ticket) -> Reply:
         """The audit line (unless the action announced itself) and what the moderator must know

@@ -19,6 +19,11 @@ A = TypeVar("A")
 
 @dataclass(frozen=True)
 class Command(Generic[A]):
+    """A slash command. `look_up`, when set, reads from Stream what the plan must say before
+    anything is recorded or asked (the name a rename replaces, whether a call exists): it returns
+    the arguments with that filled in, a `Reply` when there is nothing to do, or raises
+    `UsageError` when the arguments name something that does not exist."""
+
     name: str
     family: str
     usage: str
@@ -30,6 +35,7 @@ class Command(Generic[A]):
     writes: bool = True
     confirm: bool = False
     required_role: Callable[[A], Role] | None = None
+    look_up: Callable[[ActionContext, A], Awaitable[A | Reply]] | None = None
 
     @property
     def slash(self) -> str:

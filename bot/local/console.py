@@ -16,7 +16,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from bot.core.parsing import UsageError, parse_call, parse_duration, parse_permissions, parse_user
+from bot.core.parsing import (
+    UsageError,
+    parse_call,
+    parse_duration,
+    parse_permissions,
+    parse_tracks,
+    parse_user,
+)
+from bot.local.emulator import Invalid, NotFound
 from bot.local.fake_slack import ApiCall, PostedMessage, ResponsePost
 from bot.local.stack import (
     ADMIN,
@@ -27,6 +35,7 @@ from bot.local.stack import (
     LocalStack,
     Person,
 )
+from bot.stream import CallRef
 from bot.util.clock import OffsetClock
 
 PEOPLE = {"admin": ADMIN, "moderator": MODERATOR, "outsider": OUTSIDER}
@@ -35,12 +44,14 @@ CHANNEL_NAMES = {LOG_CHANNEL: "#mod-log", REQUESTS_CHANNEL: "#mod-requests"}
 HELP = """\
 Type slash commands as in Slack, e.g. /kick sara call-123   (/mod help lists them all)
   --as admin|moderator|outsider|U…   who is typing from now on (or put it before one command)
-  click N                            press button [N]
+  click N                            press button [N], or pick menu option [N] (after ⋮)
   :request <user> <call> <audio|video|screenshare>…   a user in the call asks for a permission
+  :join <user> <call> [audio] [video] [screenshare]   a user joins the call, publishing those
+  :leave <user> <call>               a user leaves the call
   :advance <duration>                move the clock forward (e.g. :advance 30m) to watch bans expire
   :call [call]                       show the emulator's view of a call (default call-123)
   help                               this text;  quit  leaves
-The demo call default:call-123 has sara, john, alice and bob in it."""
+The demo call default:call-123 has sara (audio, video), john (audio), alice and bob in it."""
 
 
 @dataclass
@@ -51,6 +62,7 @@ class ShownButton:
     message: PostedMessage | None
     response_key: str | None
     live: bool = True
+    element: str = "button"  # or "overflow": an option of an overflow menu
 
 
 class Console:
@@ -61,6 +73,9 @@ class Console:
         self.who: Person = ADMIN
         self.buttons: list[ShownButton] = []
         self._names = {p.user_id: p.user_name for p in (ADMIN, MODERATOR, OUTSIDER)}
+        # Slack gives every click its own response_url (each good for 5 posts): a click's key ->
+        # the key of the ephemeral message clicked, which a `replace_original` answer replaces.
+        self._clicked: dict[str, str] = {}
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -74,11 +89,14 @@ class Console:
         if isinstance(event, ResponsePost):
             if event.status != 200:
                 return
-            for button in self.buttons:
-                if event.replace_original and button.response_key == event.key:
-                    button.live = False
+            shown = event.key
+            if event.replace_original:
+                shown = self._clicked.get(event.key, event.key)
+                for button in self.buttons:
+                    if button.response_key == shown:
+                        button.live = False
             where = "only you" + (", replacing the message" if event.replace_original else "")
-            self._show(where, event.text, event.blocks, None, event.key)
+            self._show(where, event.text, event.blocks, None, shown)
         elif isinstance(event, PostedMessage):
             channel = CHANNEL_NAMES.get(event.channel, event.channel)
             edited = bool(event.history)
@@ -97,17 +115,31 @@ class Console:
         message: PostedMessage | None,
         response_key: str | None,
     ) -> None:
-        body = _blocks_text(blocks) or text
-        lines = self.render(body).splitlines() or [""]
+        """Each block's text, then its buttons (an overflow menu's options as buttons after
+        `⋮`), numbered for `click N`."""
+        lines: list[str] = []
+        last_buttons = -1
+        segments = _segments(blocks)
+        if not any(isinstance(segment, str) and segment for segment in segments):
+            segments.insert(0, text)
+        for segment in segments:
+            if isinstance(segment, str):
+                lines += self.render(segment).splitlines()
+                continue
+            labels = []
+            for label, action_id, value, element in segment:
+                shown = ShownButton(label, action_id, value, message, response_key, True, element)
+                self.buttons.append(shown)
+                labels.append(f"[{len(self.buttons)}] {label}")
+            menu = segment[0][3] == "overflow"
+            lines.append(("⋮ " if menu else "") + "  ".join(labels))
+            last_buttons = len(lines) - 1
+        if last_buttons >= 0:
+            lines[last_buttons] += "   (type: click N)"
+        lines = lines or [""]
         self.print(f"  [{where}] {lines[0]}")
         for line in lines[1:]:
             self.print(f"      {line}")
-        labels = []
-        for label, action_id, value in _buttons(blocks):
-            self.buttons.append(ShownButton(label, action_id, value, message, response_key))
-            labels.append(f"[{len(self.buttons)}] {label}")
-        if labels:
-            self.print("      " + "  ".join(labels) + "   (type: click N)")
 
     def render(self, mrkdwn: str) -> str:
         text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", mrkdwn)
@@ -143,6 +175,10 @@ class Console:
                 await self._click(line)
             elif line.startswith(":request"):
                 await self._request(line)
+            elif line.startswith(":join"):
+                await self._join(line)
+            elif line.startswith(":leave"):
+                await self._leave(line)
             elif line.startswith(":advance"):
                 await self._advance(line)
             elif line.startswith(":call"):
@@ -168,14 +204,19 @@ class Console:
         if not button.live:
             raise UsageError(f"button [{parts[1]}] is no longer on screen")
         assert self.stack.driver is not None
+        key = button.response_key
+        if button.message is None and key is not None:
+            key, clicked = self.stack.slack.new_response_key(), key
+            self._clicked[key] = clicked
         await self.stack.driver.click(
             action_id=button.action_id,
             value=button.value,
             user_id=self.who.user_id,
             user_name=self.who.user_name,
             message=button.message,
-            response_key=button.response_key,
+            response_key=key,
             text=button.label,
+            element=button.element,
         )
         await self.stack.idle()
 
@@ -194,6 +235,43 @@ class Console:
         self.print(f"  (the emulator sent a signed call.permission_request for {user})")
         await self.stack.idle()
 
+    async def _join(self, line: str) -> None:
+        words = shlex.split(line)[1:]
+        if len(words) < 2:
+            raise UsageError("usage: :join <user> <call> [audio] [video] [screenshare]")
+        user = parse_user(words[0])
+        call = self._emulated_call(words[1])
+        tracks = parse_tracks(words[2:], allow_all=False) if words[2:] else ()
+        emulator = self.stack.emulator
+        if user not in emulator.state.users:
+            emulator.add_user(user, user.capitalize())
+        try:
+            await emulator.join(call.cid, user, tracks)
+        except (Invalid, NotFound) as refusal:
+            raise UsageError(f"the emulator refused: {refusal}") from None
+        publishing = f", publishing {' and '.join(tracks)}" if tracks else ""
+        self.print(f"  ({user} joined {call.cid}{publishing})")
+        await self.stack.idle()
+
+    async def _leave(self, line: str) -> None:
+        words = shlex.split(line)[1:]
+        if len(words) != 2:
+            raise UsageError("usage: :leave <user> <call>")
+        user = parse_user(words[0])
+        call = self._emulated_call(words[1])
+        try:
+            await self.stack.emulator.leave(call.cid, user)
+        except (Invalid, NotFound) as refusal:
+            raise UsageError(f"the emulator refused: {refusal}") from None
+        self.print(f"  ({user} left {call.cid})")
+        await self.stack.idle()
+
+    def _emulated_call(self, word: str) -> CallRef:
+        call = parse_call(word, "default")
+        if call.cid not in self.stack.emulator.state.calls:
+            raise UsageError(f"the emulator has no call {call.cid}")
+        return call
+
     async def _advance(self, line: str) -> None:
         words = line.split()
         if len(words) != 2:
@@ -210,6 +288,13 @@ class Console:
         if state is None:
             raise UsageError(f"the emulator has no call {call.cid}")
         self.print(f"  {call.cid}: in the call: {', '.join(sorted(state.participants)) or '-'}")
+        publishing: dict[str, set[str]] = {}
+        for participant in state.connected():
+            publishing.setdefault(participant.user_id, set()).update(participant.tracks)
+        shown = [f"{u} {', '.join(sorted(t))}" for u, t in sorted(publishing.items()) if t]
+        self.print(f"      publishing: {'; '.join(shown) or '-'}")
+        if state.ended_at is not None:
+            self.print("      the call has ended")
         self.print(f"      blocked: {', '.join(sorted(state.blocked)) or '-'}")
         muted = {u: sorted(t) for u, t in state.muted.items() if t}
         self.print(f"      muted: {muted or '-'}")
@@ -220,24 +305,55 @@ class Console:
         )
 
 
-def _blocks_text(blocks: list[dict[str, Any]]) -> str:
-    parts: list[str] = []
+Shown = tuple[str, str, str, str]  # label, action id, value, element ("button" or "overflow")
+
+
+def _segments(blocks: list[dict[str, Any]]) -> list[str | list[Shown]]:
+    """A message as the console prints it: runs of text, each followed by the buttons of the
+    block it came with (a section's accessory, an actions block's elements)."""
+    segments: list[str | list[Shown]] = []
+    texts: list[str] = []
+
+    def add_buttons(elements: list[Any]) -> None:
+        if texts:
+            segments.append("\n".join(texts))
+            texts.clear()
+        for element in elements:
+            shown = _buttons_of(element) if isinstance(element, dict) else []
+            if shown:
+                segments.append(shown)
+
     for block in blocks:
         if block.get("type") == "section":
-            parts.append(str((block.get("text") or {}).get("text", "")))
+            text = str((block.get("text") or {}).get("text", ""))
+            fields = [str(f.get("text", "")) for f in block.get("fields") or []]
+            texts.append(" · ".join([t for t in [text, *fields] if t]))
+            if isinstance(block.get("accessory"), dict):
+                add_buttons([block["accessory"]])
         elif block.get("type") == "context":
-            parts += [str(e.get("text", "")) for e in block.get("elements", [])]
-    return "\n".join(parts)
+            texts += [str(e.get("text", "")) for e in block.get("elements", [])]
+        elif block.get("type") == "actions":
+            buttons = [e for e in block.get("elements", []) if e.get("type") == "button"]
+            menus = [e for e in block.get("elements", []) if e.get("type") == "overflow"]
+            add_buttons([{"type": "buttons", "elements": buttons}, *menus])
+    if texts:
+        segments.append("\n".join(texts))
+    return segments
 
 
-def _buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    found = []
-    for block in blocks:
-        for element in block.get("elements", []) if block.get("type") == "actions" else []:
-            if element.get("type") == "button":
-                label = str((element.get("text") or {}).get("text", ""))
-                found.append((label, str(element.get("action_id")), str(element.get("value"))))
-    return found
+def _buttons_of(element: dict[str, Any]) -> list[Shown]:
+    if element.get("type") == "buttons":  # an actions block's buttons, shown on one line
+        return [b for e in element["elements"] for b in _buttons_of(e)]
+    if element.get("type") == "button":
+        label = str((element.get("text") or {}).get("text", ""))
+        return [(label, str(element.get("action_id")), str(element.get("value")), "button")]
+    if element.get("type") == "overflow":
+        action_id = str(element.get("action_id"))
+        return [
+            (str((o.get("text") or {}).get("text", "")), action_id, str(o.get("value")), "overflow")
+            for o in element.get("options", [])
+        ]
+    return []
 
 
 async def run_console(

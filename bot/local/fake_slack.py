@@ -85,6 +85,8 @@ class SocketModeEndpoint(Protocol):
     checked there, not against the bot token."""
 
     def connections_open(self, token: str | None) -> dict[str, Any]: ...
+
+
 SlackListener = Callable[[SlackEvent], None]
 
 
@@ -293,7 +295,6 @@ class FakeSlack:
         if failure.remaining <= 0:
             queue.popleft()
         return failure
-
 
     # ---- Web API ---------------------------------------------------------------------------
 
@@ -615,20 +616,94 @@ def _blocks(value: object) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
         raise _MethodError("invalid_blocks")
     if len(value) > MAX_BLOCKS:
-        raise _MethodError("invalid_blocks")
-    for b, block in enumerate(value):
-        elements = block.get("elements")
-        for e, element in enumerate(elements if isinstance(elements, list) else []):
-            button_value = element.get("value") if isinstance(element, dict) else None
-            if isinstance(button_value, str) and len(button_value) > MAX_BUTTON_VALUE:
-                raise _MethodError(
-                    "invalid_blocks",
-                    [
-                        f"must be less than {MAX_BUTTON_VALUE + 1} characters "
-                        f"[json-pointer:/blocks/{b}/elements/{e}/value]"
-                    ],
-                )
+        raise _MethodError("invalid_blocks", [f"no more than {MAX_BLOCKS} items allowed"])
+    problems = [
+        problem
+        for b, block in enumerate(value)
+        for problem in _block_problems(block, f"/blocks/{b}")
+    ]
+    if problems:
+        raise _MethodError("invalid_blocks", problems)
     return value
+
+
+# Block Kit's limits, for what callmod posts (https://docs.slack.dev/reference/block-kit).
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_ACTIONS_ELEMENTS = 25
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ELEMENT_TEXT = 75  # a button's or an option's text
+MAX_ACTION_ID = 255
+OVERFLOW_OPTIONS = (2, 5)
+MAX_SELECT_OPTIONS = 100
+MAX_OPTION_VALUE = 2000  # Block Kit: an option's value, like a button's, is at most 2,000
+
+
+def _too_long(limit: int, where: str) -> str:
+    return f"must be less than {limit + 1} characters [json-pointer:{where}]"
+
+
+def _text_of(node: object) -> str:
+    text = node.get("text") if isinstance(node, dict) else None
+    return text if isinstance(text, str) else ""
+
+
+def _block_problems(block: dict[str, Any], at: str) -> list[str]:
+    """What Slack would refuse in one block, as its `errors` entries word it."""
+    problems = []
+    kind = block.get("type")
+    if kind == "section":
+        if len(_text_of(block.get("text"))) > MAX_SECTION_TEXT:
+            problems.append(_too_long(MAX_SECTION_TEXT, f"{at}/text/text"))
+        fields = block.get("fields") or []
+        if len(fields) > MAX_FIELDS:
+            problems.append(f"no more than {MAX_FIELDS} items allowed [json-pointer:{at}/fields]")
+        for f, field_ in enumerate(fields):
+            if len(_text_of(field_)) > MAX_FIELD_TEXT:
+                problems.append(_too_long(MAX_FIELD_TEXT, f"{at}/fields/{f}/text"))
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict):
+            problems += _element_problems(accessory, f"{at}/accessory")
+    elements = block.get("elements")
+    elements = elements if isinstance(elements, list) else []
+    limit = {"actions": MAX_ACTIONS_ELEMENTS, "context": MAX_CONTEXT_ELEMENTS}.get(str(kind))
+    if limit is not None and len(elements) > limit:
+        problems.append(f"no more than {limit} items allowed [json-pointer:{at}/elements]")
+    for e, element in enumerate(elements):
+        if isinstance(element, dict) and kind != "context":
+            problems += _element_problems(element, f"{at}/elements/{e}")
+    return problems
+
+
+def _element_problems(element: dict[str, Any], at: str) -> list[str]:
+    problems = []
+    action_id = element.get("action_id")
+    if isinstance(action_id, str) and len(action_id) > MAX_ACTION_ID:
+        problems.append(_too_long(MAX_ACTION_ID, f"{at}/action_id"))
+    if len(_text_of(element.get("text"))) > MAX_ELEMENT_TEXT:
+        problems.append(_too_long(MAX_ELEMENT_TEXT, f"{at}/text/text"))
+    button_value = element.get("value")
+    if isinstance(button_value, str) and len(button_value) > MAX_BUTTON_VALUE:
+        problems.append(_too_long(MAX_BUTTON_VALUE, f"{at}/value"))
+    options = element.get("options")
+    if options is None:
+        return problems
+    options = options if isinstance(options, list) else []
+    low, high = OVERFLOW_OPTIONS if element.get("type") == "overflow" else (1, MAX_SELECT_OPTIONS)
+    if len(options) < low:
+        problems.append(f"must provide at least {low} items [json-pointer:{at}/options]")
+    if len(options) > high:
+        problems.append(f"no more than {high} items allowed [json-pointer:{at}/options]")
+    for o, option in enumerate(options):
+        if len(_text_of(option.get("text") if isinstance(option, dict) else None)) > (
+            MAX_ELEMENT_TEXT
+        ):
+            problems.append(_too_long(MAX_ELEMENT_TEXT, f"{at}/options/{o}/text/text"))
+        option_value = option.get("value") if isinstance(option, dict) else None
+        if isinstance(option_value, str) and len(option_value) > MAX_OPTION_VALUE:
+            problems.append(_too_long(MAX_OPTION_VALUE, f"{at}/options/{o}/value"))
+    return problems
 
 
 def _response_post(key: str, body: dict[str, Any], status: int) -> ResponsePost:

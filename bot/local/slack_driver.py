@@ -139,9 +139,11 @@ class SlackDriver:
         block_id: str = "b",
         channel_id: str = "C0MODS",
         text: str = "",
+        element: str = "button",
     ) -> ClickResult:
         """Click a button: on a channel `message`, or inside a response_url reply (`response_key`,
-        no message), which Slack shows as an ephemeral message."""
+        no message), which Slack shows as an ephemeral message. `element="overflow"` picks the
+        option `value` (labelled `text`) of an overflow menu instead."""
         payload, key = self.click_payload(
             action_id=action_id,
             value=value,
@@ -152,6 +154,7 @@ class SlackDriver:
             block_id=block_id,
             channel_id=channel_id,
             text=text,
+            element=element,
         )
         body = urlencode({"payload": json.dumps(payload)})
         status, answer = await self.post_signed(body, content_type=FORM)
@@ -169,6 +172,7 @@ class SlackDriver:
         block_id: str = "b",
         channel_id: str = "C0MODS",
         text: str = "",
+        element: str = "button",
     ) -> tuple[dict[str, Any], str]:
         """A block_actions payload as Slack sends it (button values come back exactly as posted),
         and the key of its response_url."""
@@ -201,16 +205,7 @@ class SlackDriver:
             "channel": {"id": channel_id, "name": _channel_name(channel_id)},
             "state": {"values": {}},
             "response_url": response_url,
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "text": {"type": "plain_text", "text": text or value, "emoji": True},
-                    "value": value,
-                    "type": "button",
-                    "action_ts": f"{now:.6f}",
-                }
-            ],
+            "actions": [_action(element, action_id, block_id, value, text, now)],
         }
         if message is not None:
             # Slack leaves `message` out of payloads from ephemeral messages.
@@ -274,6 +269,21 @@ class SlackDriver:
         if message.thread_ts:
             shaped["thread_ts"] = message.thread_ts
         return shaped
+
+
+def _action(
+    element: str, action_id: str, block_id: str, value: str, text: str, now: float
+) -> dict[str, Any]:
+    """The `actions[0]` of a block_actions payload: a button carries its `value`, an overflow
+    menu the option picked as `selected_option`."""
+    label = {"type": "plain_text", "text": text or value, "emoji": True}
+    action: dict[str, Any] = {"action_id": action_id, "block_id": block_id, "type": element}
+    if element == "overflow":
+        action["selected_option"] = {"text": label, "value": value}
+    else:
+        action.update(text=label, value=value)
+    action["action_ts"] = f"{now:.6f}"
+    return action
 
 
 def slack_escape(text: str) -> str:

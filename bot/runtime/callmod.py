@@ -23,7 +23,10 @@ from bot.core.dispatch import Dispatcher, Services
 from bot.core.model import MessageRef
 from bot.core.roles import RoleResolver
 from bot.moderation.bans.book import BanBook
+from bot.moderation.echoes import EchoBook
 from bot.moderation.history.book import CaseBook
+from bot.moderation.notices import CallNotices
+from bot.moderation.outside import OutsideDesk
 from bot.moderation.permission_requests import PermissionDesk
 from bot.runtime.bot_user import BotUser
 from bot.runtime.listen import listen
@@ -44,7 +47,7 @@ from bot.slack.poster import SlackPoster, SlackPostError, slack_client
 from bot.slack.replies import ReplySender
 from bot.stream import StreamAPIError, StreamClient
 from bot.stream.events import (
-    CallUserEvent,
+    ActionEvent,
     Delivery,
     PermissionRequest,
     UserBanned,
@@ -121,6 +124,25 @@ class Callmod:
             clock=clock,
             bot_stream_user_id=settings.mod_stream_user_id,
         )
+        self.echoes = EchoBook(clock, settings.mod_stream_user_id)
+        stream.write_observer = self.echoes
+        self.outside = OutsideDesk(
+            cases=self.cases,
+            echoes=self.echoes,
+            poster=self.poster,
+            channel=settings.mod_log_channel,
+            clock=clock,
+        )
+        self.notices = (
+            CallNotices(
+                stream,
+                sender_id=settings.mod_stream_user_id,
+                default_call_type=settings.mod_default_call_type,
+                on_failure=lambda action: self.metrics.call_notices_failed.labels(action).inc(),
+            )
+            if settings.mod_notify_calls
+            else None
+        )
         self.permission_requests = PermissionDesk(
             poster=self.poster,
             channel=settings.requests_channel,
@@ -140,6 +162,7 @@ class Callmod:
                 bans=self.bans,
                 cases=self.cases,
                 audit=self._audit,
+                notices=self.notices,
             )
         )
         self.bolt = build_bolt_app(
@@ -228,6 +251,8 @@ class Callmod:
             await self.webhooks.drain()
             await self.bans.idle()
             await self.permission_requests.idle()
+            if self.notices is not None:
+                await self.notices.idle()
 
     async def _learn_team_url(self) -> None:
         """The workspace URL (auth.test), so `/bans` can link each ban's notification."""
@@ -307,5 +332,5 @@ class Callmod:
             await self.bans.on_unbanned(event)
         elif isinstance(event, PermissionRequest):
             await self.permission_requests.on_request(event, delivery.webhook_id)
-        elif isinstance(event, CallUserEvent):
-            log.info("%s: %s in %s", event.type, event.user.id, event.call_cid)
+        elif isinstance(event, ActionEvent):
+            await self.outside.on_event(event, delivery.webhook_id)

@@ -59,6 +59,12 @@ class Metrics:
             ["type"],
             registry=self.registry,
         )
+        self.call_notices_failed = Counter(
+            "callmod_call_notices_failed",
+            "Notices to a call (MOD_NOTIFY_CALLS) that Stream did not take, by action",
+            ["action"],
+            registry=self.registry,
+        )
         self.pending_timers = Gauge(
             "callmod_pending_ban_timers", "Timed bans waiting to expire", registry=self.registry
         )

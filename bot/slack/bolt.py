@@ -16,7 +16,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import names
-from bot.core.dispatch import CANCEL_ACTION, CONFIRM_ACTION, Dispatcher
+from bot.core.dispatch import (
+    CANCEL_ACTION,
+    COMMAND_ACTION,
+    COMMAND_ACTIONS,
+    CONFIRM_ACTION,
+    Dispatcher,
+)
 from bot.core.model import Reply
 from bot.runtime.metrics import Metrics
 from bot.slack import blocks
@@ -101,6 +107,8 @@ def build_bolt_app(
             app.command(slash)(listener)
     app.action(CONFIRM_ACTION)(listeners.wrap(CONFIRM_ACTION, _confirm(dispatcher)))
     app.action(CANCEL_ACTION)(listeners.wrap(CANCEL_ACTION, _cancel(dispatcher)))
+    # Buttons and overflow-menu options carrying a command line (the roster's row menus).
+    app.action(COMMAND_ACTIONS)(listeners.wrap(COMMAND_ACTION, _run_line(dispatcher)))
     for action_id in dispatcher.registry.buttons:
         app.action(action_id)(listeners.wrap(action_id, _button(action_id, dispatcher)))
 
@@ -148,6 +156,17 @@ def _cancel(dispatcher: Dispatcher) -> Work:
     return work
 
 
+def _run_line(dispatcher: Dispatcher) -> Work:
+    async def work(body: Payload) -> Answer:
+        user = body.get("user") or {}
+        reply = await dispatcher.run_line(
+            _action_value(body), user_id=str(user.get("id", "")), user_name=_user_name(user)
+        )
+        return Answer(reply)
+
+    return work
+
+
 def _button(action_id: str, dispatcher: Dispatcher) -> Work:
     async def work(body: Payload) -> Answer:
         user = body.get("user") or {}
@@ -167,7 +186,10 @@ def _button(action_id: str, dispatcher: Dispatcher) -> Work:
 
 
 def _action_value(body: Payload) -> str:
+    """A button's `value`, or the `value` of the option picked in an overflow menu."""
     action = (body.get("actions") or [{}])[0]
+    if action.get("type") == "overflow" or "selected_option" in action:
+        return str((action.get("selected_option") or {}).get("value", ""))
     return str(action.get("value", ""))
 
 

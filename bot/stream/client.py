@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -35,12 +35,29 @@ from bot.stream.errors import (
     no_answer,
     unreadable_answer,
 )
+from bot.stream.live import (
+    CALL_NAMES,
+    MAX_CALLS_PAGE,
+    MAX_PARTICIPANTS,
+    PARTICIPANT_NAMES,
+    USER_NAMES,
+    CallPage,
+    LiveCall,
+    Participant,
+    Roster,
+    call_from_json,
+    call_state_from_json,
+    field_of,
+    participant_from_json,
+    user_from_json,
+)
 from bot.stream.models import (
     Ban,
     BanPage,
     CallRef,
     Permission,
     Skipped,
+    StreamUser,
     Track,
     UnreadableResponse,
     UserBlock,
@@ -58,6 +75,22 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://video.stream-io-api.com"
 MAX_BANS_PAGE = 300
 MAX_BANS_OFFSET = 10_000
+
+# The tracks a roster shows (screen-share audio goes with the screen share).
+ROSTER_TRACKS: tuple[Track, ...] = ("audio", "video", "screenshare")
+_T = TypeVar("_T")
+
+WriteOutcome = Literal["done", "failed", "maybe_applied"]
+
+
+class WriteObserver(Protocol):
+    """Told of every write before it is sent and of how it ended, so the webhook Stream sends
+    about it (the echo) can be told apart from the same action taken outside callmod."""
+
+    def started(self, ctx: RequestContext) -> object: ...
+
+    def finished(self, token: object, outcome: WriteOutcome) -> None: ...
+
 
 ResponseHook = Callable[[str, int | None, float], None]
 # Told of every entry of a list answer that was left out because it cannot be read:
@@ -116,6 +149,7 @@ class StreamClient:
         self._on_response = on_response
         self._on_unreadable = on_unreadable
         self.before_send: Callable[[], Awaitable[None]] | None = None
+        self.write_observer: WriteObserver | None = None
         self._trace_supported = transport is None
         server_token = _server_token(api_secret)
         self._http = httpx.AsyncClient(
@@ -227,9 +261,7 @@ class StreamClient:
             {"settings_override": {"screensharing": screensharing}},
         )
 
-    async def mute_all(
-        self, call: CallRef, tracks: Collection[Track], *, muted_by_id: str
-    ) -> None:
+    async def mute_all(self, call: CallRef, tracks: Collection[Track], *, muted_by_id: str) -> None:
         body = {"mute_all_users": True, **_track_flags(tracks), "muted_by_id": muted_by_id}
         await self._write(
             "POST", _call_path(call, "mute_users"), _call_ctx("mute_all", call, muted_by_id), body
@@ -399,7 +431,157 @@ class StreamClient:
             bans, raw_count=len(items), skipped=skipped, oldest_created_at=oldest_time(items)
         )
 
+    # --- seeing calls ----------------------------------------------------------------------
+
+    async def query_calls(
+        self, *, ongoing: bool = True, limit: int = 25, next_page: str | None = None
+    ) -> CallPage:
+        """One page of calls, newest first; `ongoing` keeps those with people in them."""
+        if not 1 <= limit <= MAX_CALLS_PAGE:
+            raise ValueError(f"limit must be from 1 to {MAX_CALLS_PAGE}")
+        body: dict[str, Any] = {
+            "filter_conditions": {"ongoing": ongoing},  # repeated on every page, as Stream asks
+            "limit": limit,
+            "sort": [{"field": "created_at", "direction": -1}],
+        }
+        if next_page is not None:
+            body["next"] = next_page
+        ctx = RequestContext("query_calls", writes=False)
+        answer = await self._send(_Request("POST", "/api/v2/video/calls", ctx, body=body))
+        items = self._list(ctx, answer, "calls")
+        calls, skipped = read_entries(items, call_state_from_json, CALL_NAMES)
+        for entry in skipped:
+            self._skipped(ctx.operation, 0, entry)
+        cursor = _text_field(answer, "next")
+        return CallPage(tuple(calls), cursor, len(skipped))
+
+    async def get_call(self, call: CallRef) -> LiveCall:
+        ctx = RequestContext("get_call", writes=False, call=call)
+        answer = await self._send(
+            _Request("GET", _call_path(call), ctx, params={"members_limit": "0"})
+        )
+        return self._one(ctx, answer, "call", call_from_json)
+
+    async def query_call_participants(
+        self,
+        call: CallRef,
+        *,
+        limit: int = MAX_PARTICIPANTS,
+        user_ids: Sequence[str] | None = None,
+        published_track: Track | None = None,
+    ) -> tuple[LiveCall, list[Participant], int]:
+        """Up to `limit` (≤ 100, Stream has no cursor) of the people connected to the call, the
+        call itself and how many are connected in all."""
+        if not 1 <= limit <= MAX_PARTICIPANTS:
+            raise ValueError(f"limit must be from 1 to {MAX_PARTICIPANTS}")
+        conditions: dict[str, Any] = {}
+        if user_ids is not None:
+            conditions["user_id"] = {"$in": list(user_ids)}
+        if published_track is not None:
+            conditions["published_tracks"] = {"$eq": published_track}
+        ctx = RequestContext("query_call_participants", writes=False, call=call)
+        answer = await self._send(
+            _Request(
+                "POST",
+                _call_path(call, "participants"),
+                ctx,
+                params={"limit": str(limit)},
+                body={"filter_conditions": conditions} if conditions else {},
+            )
+        )
+        live_call = self._one(ctx, answer, "call", call_from_json)
+        items = self._list(ctx, answer, "participants")
+        participants, skipped = read_entries(items, participant_from_json, PARTICIPANT_NAMES)
+        for entry in skipped:
+            self._skipped(ctx.operation, 0, entry)
+        total = _count_field(answer, "total_participants")
+        return live_call, participants, max(total, len(items))
+
+    async def roster(self, call: CallRef, *, user_ids: Sequence[str] | None = None) -> Roster:
+        """Who is in the call and which tracks each publishes.
+
+        Tracks come from the participants query filtered by `published_tracks`, which Stream
+        answers from the live session (its call-stats endpoint can lag). The three track queries
+        are narrowed to the people shown, so each stays under Stream's 100 no matter the call's
+        size."""
+        live_call, participants, total = await self.query_call_participants(call, user_ids=user_ids)
+        shown = list(dict.fromkeys(person.user_id for person in participants))
+        tracks: dict[str, set[Track]] = {}
+        if shown:
+            answers = await asyncio.gather(
+                *(
+                    self.query_call_participants(call, user_ids=shown, published_track=track)
+                    for track in ROSTER_TRACKS
+                )
+            )
+            for track, (_, publishing, _) in zip(ROSTER_TRACKS, answers, strict=True):
+                for person in publishing:
+                    tracks.setdefault(person.user_id, set()).add(track)
+        return Roster(
+            live_call,
+            tuple(participants),
+            total,
+            {user: frozenset(found) for user, found in tracks.items()},
+        )
+
+    # --- acting on a whole call --------------------------------------------------------------
+
+    async def end_call(self, call: CallRef) -> None:
+        """End the call for everyone (`mark_ended`; no body)."""
+        ctx = _call_ctx("end_call", call)
+        await self._send(_Request("POST", _call_path(call, "mark_ended"), ctx))
+
+    async def send_call_event(
+        self, call: CallRef, custom: Mapping[str, Any], *, user_id: str
+    ) -> None:
+        """A custom event to everyone watching the call; `user_id` is the sender (a bot user:
+        server-side calls have no user in the token)."""
+        ctx = _call_ctx("send_call_event", call, user_id)
+        await self._write(
+            "POST", _call_path(call, "event"), ctx, {"user_id": user_id, "custom": dict(custom)}
+        )
+
     # --- users -----------------------------------------------------------------------------
+
+    async def get_user(self, user_id: str) -> StreamUser | None:
+        """The user's profile, or None when Stream has no such user."""
+        # Stream leaves deactivated users out of queries unless asked for them.
+        payload = {
+            "filter_conditions": {"id": {"$eq": user_id}},
+            "include_deactivated_users": True,
+            "limit": 1,
+        }
+        ctx = RequestContext("query_users", writes=False, user_ids=(user_id,))
+        answer = await self._send(
+            _Request(
+                "GET",
+                "/api/v2/users",
+                ctx,
+                params={"payload": json.dumps(payload, separators=(",", ":"))},
+            )
+        )
+        users, skipped = read_entries(self._list(ctx, answer, "users"), user_from_json, USER_NAMES)
+        for entry in skipped:
+            self._skipped(ctx.operation, 0, entry)
+        return next((user for user in users if user.id == user_id), None)
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        set_fields: Mapping[str, Any] | None = None,
+        unset: Sequence[str] = (),
+    ) -> None:
+        """A partial update of one user (`PATCH /users`): set some fields, remove others."""
+        item: dict[str, Any] = {"id": user_id}
+        if set_fields:
+            item["set"] = dict(set_fields)
+        if unset:
+            item["unset"] = list(unset)
+        ctx = RequestContext("update_user", writes=True, user_ids=(user_id,))
+        await self._write("PATCH", "/api/v2/users", ctx, {"users": [item]})
+
+    # --- user state -----------------------------------------------------------------------------
 
     async def deactivate_user(
         self,
@@ -485,6 +667,22 @@ class StreamClient:
 
     async def _send(self, request: _Request) -> object:
         """Run one operation with retries under its deadline; return the decoded JSON answer."""
+        observer = self.write_observer
+        if observer is None or not request.ctx.writes:
+            return await self._send_retrying(request)
+        token = observer.started(request.ctx)
+        outcome: WriteOutcome = "maybe_applied"
+        try:
+            answer = await self._send_retrying(request)
+            outcome = "done"
+            return answer
+        except StreamAPIError as error:
+            outcome = "maybe_applied" if error.maybe_applied else "failed"
+            raise
+        finally:
+            observer.finished(token, outcome)
+
+    async def _send_retrying(self, request: _Request) -> object:
         deadline = Deadline(self._clock, self._deadline)
         earlier_unknown = False
         async for attempt in stream_retrying(self._clock, deadline):
@@ -525,9 +723,7 @@ class StreamClient:
                 ctx, deadline.seconds, sent=tracker.maybe_sent, earlier_unknown=earlier_unknown
             ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise connect_failed(
-                ctx, _describe(exc), earlier_unknown=earlier_unknown
-            ) from None
+            raise connect_failed(ctx, _describe(exc), earlier_unknown=earlier_unknown) from None
         except httpx.TimeoutException:
             raise no_answer(
                 ctx, self._read_timeout, sent=tracker.maybe_sent, earlier_unknown=earlier_unknown
@@ -555,6 +751,24 @@ class StreamClient:
         except ValueError:
             raise unreadable_answer(ctx, "the answer is not JSON") from None
         return answer
+
+    def _list(self, ctx: RequestContext, answer: object, name: str) -> list[object]:
+        try:
+            return list_field(answer, name)
+        except UnreadableResponse as exc:
+            raise unreadable_answer(ctx, str(exc)) from None
+
+    def _one(
+        self,
+        ctx: RequestContext,
+        answer: object,
+        name: str,
+        reader: Callable[[object], _T],
+    ) -> _T:
+        try:
+            return reader(field_of(answer, name))
+        except UnreadableResponse as exc:
+            raise unreadable_answer(ctx, str(exc)) from None
 
     def _skipped(self, operation: str, offset: int, entry: Skipped) -> None:
         log.warning(
@@ -609,6 +823,16 @@ def _track_flags(tracks: Collection[Track]) -> dict[str, bool]:
     if not tracks:
         raise ValueError("muting needs at least one track")
     return {track: True for track in tracks}
+
+
+def _text_field(body: object, name: str) -> str | None:
+    value = body.get(name) if isinstance(body, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _count_field(body: object, name: str) -> int:
+    value = body.get(name) if isinstance(body, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -35,6 +35,11 @@ USER_BANNED: Final = "user.banned"
 USER_UNBANNED: Final = "user.unbanned"
 CallUserEventType = Literal["call.kicked_user", "call.blocked_user", "call.unblocked_user"]
 CALL_USER_EVENT_TYPES: frozenset[str] = frozenset(get_args(CallUserEventType))
+CALL_USER_MUTED: Final = "call.user_muted"
+CALL_PERMISSIONS_UPDATED: Final = "call.permissions_updated"
+CALL_ENDED: Final = "call.ended"
+UserStateEventType = Literal["user.deactivated", "user.reactivated"]
+USER_STATE_EVENT_TYPES: frozenset[str] = frozenset(get_args(UserStateEventType))
 
 
 class EventError(ValueError):
@@ -109,6 +114,42 @@ class CallUserEvent(_Body):
     type: CallUserEventType
     call_cid: _CallCid
     user: EventUser
+    # Who kicked or blocked: null when it was done server-side (callmod, or another backend).
+    by: EventUser | None = Field(
+        None, validation_alias=AliasChoices("kicked_by_user", "blocked_by_user", "by")
+    )
+    created_at: StreamTime
+
+
+class CallUserMuted(_Body):
+    type: Literal["call.user_muted"] = CALL_USER_MUTED
+    call_cid: _CallCid
+    from_user_id: _OptionalText = None
+    muted_user_ids: tuple[_Text, ...] = ()
+    reason: _OptionalText = None
+    created_at: StreamTime
+
+
+class CallPermissionsUpdated(_Body):
+    type: Literal["call.permissions_updated"] = CALL_PERMISSIONS_UPDATED
+    call_cid: _CallCid
+    user: EventUser
+    own_capabilities: tuple[Any, ...] = ()
+    created_at: StreamTime
+
+
+class CallEnded(_Body):
+    type: Literal["call.ended"] = CALL_ENDED
+    call_cid: _CallCid
+    user: EventUser | None = None  # who ended it, when Stream says
+    reason: _OptionalText = None
+    created_at: StreamTime
+
+
+class UserStateChanged(_Body):
+    type: UserStateEventType
+    user: EventUser
+    by: EventUser | None = Field(None, validation_alias=AliasChoices("created_by", "by"))
     created_at: StreamTime
 
 
@@ -119,7 +160,20 @@ class UnknownEvent(BaseModel):
     payload: Mapping[str, Any]
 
 
-StreamEvent = PermissionRequest | UserBanned | UserUnbanned | CallUserEvent | UnknownEvent
+# Stream events that record a moderation action, made by callmod or by someone outside Slack.
+ActionEvent = CallUserEvent | CallUserMuted | CallPermissionsUpdated | CallEnded | UserStateChanged
+
+StreamEvent = (
+    PermissionRequest
+    | UserBanned
+    | UserUnbanned
+    | CallUserEvent
+    | CallUserMuted
+    | CallPermissionsUpdated
+    | CallEnded
+    | UserStateChanged
+    | UnknownEvent
+)
 
 
 @dataclass(frozen=True)
@@ -152,12 +206,17 @@ def parse_event(payload: Mapping[str, Any]) -> StreamEvent:
 
 
 _CALL_USER = "call user event"
+_USER_STATE = "user state event"
 _UNKNOWN = "unknown"
 _TAGS = {
     PERMISSION_REQUEST: PERMISSION_REQUEST,
     USER_BANNED: USER_BANNED,
     USER_UNBANNED: USER_UNBANNED,
+    CALL_USER_MUTED: CALL_USER_MUTED,
+    CALL_PERMISSIONS_UPDATED: CALL_PERMISSIONS_UPDATED,
+    CALL_ENDED: CALL_ENDED,
     **dict.fromkeys(CALL_USER_EVENT_TYPES, _CALL_USER),
+    **dict.fromkeys(USER_STATE_EVENT_TYPES, _USER_STATE),
 }
 
 
@@ -176,6 +235,10 @@ _EVENTS: TypeAdapter[StreamEvent] = TypeAdapter(
         | Annotated[UserBanned, Tag(USER_BANNED)]
         | Annotated[UserUnbanned, Tag(USER_UNBANNED)]
         | Annotated[CallUserEvent, Tag(_CALL_USER)]
+        | Annotated[CallUserMuted, Tag(CALL_USER_MUTED)]
+        | Annotated[CallPermissionsUpdated, Tag(CALL_PERMISSIONS_UPDATED)]
+        | Annotated[CallEnded, Tag(CALL_ENDED)]
+        | Annotated[UserStateChanged, Tag(_USER_STATE)]
         | Annotated[UnknownEvent, BeforeValidator(_unknown), Tag(_UNKNOWN)],
         Discriminator(_tag),
     ]

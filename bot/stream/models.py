@@ -64,6 +64,9 @@ class StreamUser:
     name: str | None
     role: str | None
     deactivated: bool
+    image: str | None = None
+    created_at: datetime | None = None
+    banned: bool = False
 
 
 class UnreadableResponse(ValueError):
@@ -122,11 +125,11 @@ StreamTime = Annotated[datetime, PlainValidator(_stream_time)]
 
 
 def ban_from_json(item: object) -> Ban:
-    return Ban(**dict(_read(_BanAnswer, item, "bans[]")))
+    return Ban(**dict(read_model(_BanAnswer, item, "bans[]")))
 
 
 def user_block_from_json(item: object) -> UserBlock:
-    return UserBlock(**dict(_read(_BlockAnswer, item, "blocks[]")))
+    return UserBlock(**dict(read_model(_BlockAnswer, item, "blocks[]")))
 
 
 def list_field(body: object, name: str) -> list[object]:
@@ -181,7 +184,7 @@ class _BlockAnswer(BaseModel):
 _Answer = TypeVar("_Answer", bound=BaseModel)
 
 
-def _read(model: type[_Answer], item: object, where: str) -> _Answer:
+def read_model(model: type[_Answer], item: object, where: str) -> _Answer:
     if not isinstance(item, Mapping):
         raise UnreadableResponse(f"{where} is not an object")
     try:

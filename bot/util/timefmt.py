@@ -1,4 +1,5 @@
-"""Stream's two date forms (RFC 3339 strings and integer nanoseconds) and our duration words."""
+"""Stream's two date forms (RFC 3339 strings and integer nanoseconds), our duration words, and
+how long ago something happened."""
 
 from __future__ import annotations
 
@@ -30,3 +31,20 @@ def format_stream_time(moment: datetime | float) -> str:
     if isinstance(moment, int | float):
         moment = datetime.fromtimestamp(moment, tz=UTC)
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def ago(moment: datetime | float, now: float) -> str:
+    """How long before `now` (a clock reading) `moment` was, largest units first and at most two
+    of them: `just now`, `12m ago`, `2h 5m ago`, `3d 4h ago`. A moment ahead of `now` (clocks
+    disagree) reads `just now`."""
+    if isinstance(moment, datetime):
+        moment = moment.timestamp()
+    minutes = int(max(0.0, now - moment) // 60)
+    if minutes < 1:
+        return "just now"
+    parts = []
+    for unit, size in (("d", 24 * 60), ("h", 60), ("m", 1)):
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2]) + " ago"

@@ -127,9 +127,11 @@ async def click(
     *,
     response_key: str | None = None,
     message: PostedMessage | None = None,
+    element: str = "button",
 ) -> Outcome:
     """Click a button (inside an ephemeral reply when `response_key`, on a channel `message`
-    otherwise) and wait until callmod has finished the work it started."""
+    otherwise), or with `element="overflow"` pick the option `value` of an overflow menu, and
+    wait until callmod has finished the work it started."""
     assert stack.driver is not None
     since = mark(stack)
     result = await stack.driver.click(
@@ -139,6 +141,7 @@ async def click(
         user_name=who.user_name,
         response_key=response_key,
         message=message,
+        element=element,
     )
     await stack.idle()
     return _collect(stack, result, since)

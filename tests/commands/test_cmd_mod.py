@@ -20,6 +20,9 @@ MODERATOR_COMMANDS = [
     "bans",
     "cases",
     "case",
+    "calls",
+    "roster",
+    "user",
 ]
 ADMIN_ONLY_COMMANDS = [
     "muteall",
@@ -30,13 +33,16 @@ ADMIN_ONLY_COMMANDS = [
     "userblock",
     "userunblock",
     "blocked",
+    "endcall",
+    "rename",
+    "clearavatar",
 ]
 
 
 def _listed(reply: str) -> list[str]:
     """The command names a help reply lists, in order."""
     return [
-        line.split("`/")[1].split(" ")[0]
+        line.split("`/")[1].split("`")[0].split(" ")[0]
         for line in reply.splitlines()
         if "`/" in line and not line.startswith("Every command")
     ]

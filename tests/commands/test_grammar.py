@@ -161,6 +161,33 @@ VALID: list[tuple[str, Any]] = [
     ("/case 41 note seen again", {"number": 41, "action": "note", "text": "seen again"}),
     ("/case 41 REASON spam", {"number": 41, "action": "reason", "text": "spam"}),
     ("/case 41 void wrong user", {"number": 41, "action": "void", "text": "wrong user"}),
+    # /endcall: the call, then the reason
+    ("/endcall call-123", {"call": CALL, "reason": None, "people": None}),
+    (
+        "/endcall livestream:call-123 raid  in progress",
+        {"call": CallRef("livestream", "call-123"), "reason": "raid in progress"},
+    ),
+    (f"/endcall call-123 {'r' * 500}", {"reason": "r" * 500}),
+    # /user
+    ("/user sara", {"user": "sara", "profile": None}),
+    ("/user @sara", {"user": "sara"}),
+    # /rename: the rest of the line is the name, on one line with single spaces
+    ("/rename sara user-1234", {"user": "sara", "name": "user-1234", "old_name": None}),
+    ("/rename @sara   Sara \n  K. ", {"user": "sara", "name": "Sara K."}),
+    ("/rename sara <!channel> & *co*", {"name": "<!channel> & *co*"}),
+    ("/rename sara --not-a-flag", {"name": "--not-a-flag"}),
+    (f"/rename sara {'n' * 100}", {"name": "n" * 100}),
+    # /clearavatar
+    ("/clearavatar sara", {"user": "sara", "old_image": None}),
+    ("/clearavatar @sara", {"user": "sara"}),
+    # /calls, /roster: the call, then the rest of the line as one filter (any case)
+    ("/calls", None),
+    ("/roster call-123", {"call": CALL, "filter": None}),
+    (
+        "/roster livestream:call-123 Sara  Smith",
+        {"call": CallRef("livestream", "call-123"), "filter": "Sara Smith"},
+    ),
+    (f"/roster call-123 {'f' * 64}", {"filter": "f" * 64}),
 ]
 
 
@@ -184,6 +211,8 @@ def test_valid_line_parses(registry: Registry, line: str, expected: Any) -> None
         "/screenshare call-123 on",
         "/grant sara call-123 audio",
         "/revoke sara call-123 audio",
+        "/endcall call-123",
+        "/roster call-123",
     ],
 )
 def test_a_bare_call_id_gets_the_configured_call_type(registry: Registry, line: str) -> None:
@@ -315,6 +344,33 @@ INVALID: list[tuple[str, str]] = [
     ("/case 1 frob", "`frob` is not one of note, reason or void"),
     ("/case 1 note", "say what the note is"),
     ("/case 1 note " + "x" * 2001, "the note is longer than 2000 characters"),
+    ("/endcall", "some arguments are missing"),
+    ("/endcall call.123", "`call.123` is not a call id"),
+    ("/endcall Live:call-123", "`Live` is not a call type"),
+    ("/endcall call-123 --now", "unknown option `--now` (options: none)"),
+    (f"/endcall call-123 {'r' * 501}", "the reason is longer than 500 characters"),
+    ("/user", "some arguments are missing"),
+    ("/user sara john", "unexpected extra words: `john`"),
+    ("/user sa.ra", "`sa.ra` is not a Stream user id"),
+    ("/user sara --all", "unknown option `--all` (options: none)"),
+    ("/rename", "some arguments are missing"),
+    ("/rename   ", "some arguments are missing"),
+    ("/rename sara", "say what the new name is"),
+    ("/rename sara   ", "say what the new name is"),
+    (f"/rename sara {'n' * 101}", "the new name is longer than 100 characters"),
+    (f"/rename sara {'n' * 200}", "the new name is longer than 100 characters"),
+    ("/rename sa/ra Sara", "`sa/ra` is not a Stream user id"),
+    ("/clearavatar", "some arguments are missing"),
+    ("/clearavatar sara john", "unexpected extra words: `john`"),
+    ("/clearavatar sara --all", "unknown option `--all` (options: none)"),
+    ("/clearavatar sa.ra", "`sa.ra` is not a Stream user id"),
+    ("/calls live", "unexpected extra words: `live`"),
+    ("/calls --all", "unknown option `--all` (options: none)"),
+    ("/roster", "some arguments are missing"),
+    ("/roster call.123 sara", "`call.123` is not a call id"),
+    ("/roster Live:call-123", "`Live` is not a call type"),
+    ("/roster call-123 --all", "unknown option `--all` (options: none)"),
+    (f"/roster call-123 {'f' * 65}", "the filter is longer than 64 characters"),
 ]
 
 
@@ -403,6 +459,14 @@ ROLES: list[tuple[str, str]] = [
     ("/case 1 note seen", "moderator"),
     ("/case 1 reason spam", "moderator"),  # another moderator's case needs an admin: at run
     ("/case 1 void wrong", "admin"),
+    ("/endcall call-123", "admin"),
+    ("/endcall call-123 raid", "admin"),
+    ("/user sara", "moderator"),
+    ("/rename sara Sara K.", "admin"),
+    ("/clearavatar sara", "admin"),
+    ("/calls", "moderator"),
+    ("/roster call-123", "moderator"),
+    ("/roster call-123 sar", "moderator"),
 ]
 
 
@@ -440,11 +504,18 @@ def test_the_least_role_each_command_can_be_used_with(registry: Registry) -> Non
         "blocked": "admin",
         "cases": "moderator",
         "case": "moderator",
+        "endcall": "admin",
+        "user": "moderator",
+        "rename": "admin",
+        "clearavatar": "admin",
+        "calls": "moderator",
+        "roster": "moderator",
     }
 
 
-def test_only_muteall_and_deactivate_ask_for_confirmation(registry: Registry) -> None:
-    assert {command.name for command in registry if command.confirm} == {"muteall", "deactivate"}
+def test_only_muteall_deactivate_and_endcall_ask_for_confirmation(registry: Registry) -> None:
+    confirming = {command.name for command in registry if command.confirm}
+    assert confirming == {"muteall", "deactivate", "endcall"}
 
 
 def test_only_the_listings_change_nothing(registry: Registry) -> None:
@@ -454,6 +525,9 @@ def test_only_the_listings_change_nothing(registry: Registry) -> None:
         "blocked",
         "cases",
         "case",
+        "user",
+        "calls",
+        "roster",
     }
 
 
@@ -522,6 +596,18 @@ PLANS: list[tuple[str, str, dict[str, Any]]] = [
     ("/cases by U0MODER01", "list the cases of <@U0MODER01>", {}),
     ("/case 4 reason spam", "change the reason of case #4", {"reason": "spam"}),
     ("/case 4 void oops", "void case #4", {"reason": "oops"}),
+    # before the look-up (it adds how many are in the call, or the name being replaced)
+    (
+        "/endcall call-123 raid",
+        "end `default:call-123` for everyone",
+        {"target": None, "call": "default:call-123", "reason": "raid"},
+    ),
+    ("/user sara", "show the card of `sara`", {"target": "sara", "kind": None}),
+    ("/rename sara Sara K.", "rename `sara` to `Sara K.`", {"target": "sara"}),
+    ("/rename sara <b>`x`</b> &", "rename `sara` to `&lt;b&gt;x&lt;/b&gt; &amp;`", {}),
+    ("/clearavatar sara", "clear the avatar of `sara`", {"target": "sara"}),
+    ("/calls", "list live calls", {"target": None, "kind": None}),
+    ("/roster call-123 sar", "show who is in `default:call-123`", {"call": CALL.cid, "kind": None}),
 ]
 
 

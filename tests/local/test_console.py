@@ -55,3 +55,42 @@ def test_make_demo_entry_point_reads_a_script_from_stdin(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert "`sara` was kicked from `default:call-123`" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+async def test_join_and_leave_change_the_call_and_reach_callmod() -> None:
+    script = """\
+:join carol call-123 video
+:join sara call-123 screenshare
+:leave john call-123
+:call
+:leave john call-123
+:join bob call-999
+:join
+:leave sara
+:join dave call-123 smell
+help
+"""
+    out = io.StringIO()
+    assert await run_console(stdin=io.StringIO(script), out=out) == 0
+    text = out.getvalue()
+    assert "(carol joined default:call-123, publishing video)" in text
+    assert "(sara joined default:call-123, publishing screenshare)" in text
+    assert "(john left default:call-123)" in text
+    assert "in the call: alice, bob, carol, sara" in text
+    assert "publishing: carol video; sara audio, screenshare, video" in text
+    assert 'the emulator refused: user "john" is not connected to call default:call-123' in text
+    assert "the emulator has no call default:call-999" in text
+    assert "usage: :join <user> <call> [audio] [video] [screenshare]" in text
+    assert "usage: :leave <user> <call>" in text
+    assert "`smell` is not a track" in text
+    assert ":join <user> <call> [audio] [video] [screenshare]   a user joins the call" in text
+    assert "Traceback" not in text
+
+
+async def test_a_blocked_user_cannot_join_from_the_console() -> None:
+    script = "/block sara call-123\n:join sara call-123 audio\n:call\n"
+    out = io.StringIO()
+    assert await run_console(stdin=io.StringIO(script), out=out) == 0
+    text = out.getvalue()
+    assert 'the emulator refused: user "sara" is blocked from call default:call-123' in text
+    assert "in the call: alice, bob, john" in text

@@ -252,6 +252,7 @@ async def test_call_kicked_user(harness: Harness) -> None:
         type="call.kicked_user",
         call_cid="livestream:call-9",
         user=EventUser(id="bob", name=None),
+        by=EventUser(id="callmod-bot", name=None),
         created_at=datetime(2027, 3, 1, 12, 0, tzinfo=UTC),
     )
 

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from bot.local.emulator.errors import Invalid
-from bot.local.emulator.state import USER_ID
+from bot.local.emulator.ids import USER_ID
 
 
 def _user_id(value: str) -> str:
@@ -146,6 +146,60 @@ class UserUpsert(Body):
 
 class UpsertUsersBody(Body):
     users: Annotated[dict[str, UserUpsert], Field(min_length=1, max_length=100)]
+
+
+class SortItem(Body):
+    """A sort item of the video and user queries; which fields are allowed is per query."""
+
+    field: Annotated[str, Field(min_length=1)]
+    direction: Literal[1, -1] = 1
+    type: str | None = None
+
+
+class QueryCallsBody(Body):
+    filter_conditions: dict[str, Any] = Field(default_factory=dict)
+    limit: Annotated[int, Field(ge=0, le=100)] | None = None
+    next: str | None = None
+    prev: str | None = None
+    sort: Annotated[list[SortItem], Field(max_length=2)] = Field(default_factory=list)
+
+
+class QueryCallParticipantsBody(Body):
+    filter_conditions: dict[str, Any] = Field(default_factory=dict)
+
+
+class SenderRef(Body):
+    id: UserId
+
+
+class SendCallEventBody(Body):
+    user_id: UserId | None = None
+    user: SenderRef | None = None  # a server-side sender given as a user object
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
+class PartialUserUpdate(Body):
+    id: UserId
+    set: dict[str, Any] = Field(default_factory=dict)
+    unset: list[str] = Field(default_factory=list)
+
+
+class UpdateUsersPartialBody(Body):
+    users: Annotated[list[PartialUserUpdate], Field(min_length=1, max_length=100)]
+
+
+class QueryUsersPayload(Body):
+    filter_conditions: dict[str, Any]
+    include_deactivated_users: bool = False
+    limit: Annotated[int, Field(ge=0, le=100)] | None = None
+    offset: Annotated[int, Field(ge=0, le=1000)] = 0
+    sort: Annotated[list[SortItem], Field(max_length=5)] = Field(default_factory=list)
+    presence: bool = False
+    # Bounds on the id beside filter_conditions, as Stream's payload has them.
+    id_gt: str | None = None
+    id_gte: str | None = None
+    id_lt: str | None = None
+    id_lte: str | None = None
 
 
 BodyT = TypeVar("BodyT", bound=Body)

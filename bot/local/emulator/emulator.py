@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from bot.local.emulator import events
+from bot.local.emulator import events, lifecycle
 from bot.local.emulator.auth import server_token
 from bot.local.emulator.errors import Invalid
 from bot.local.emulator.faults import FaultInjector
 from bot.local.emulator.server import RecordedRequest, StreamApi
-from bot.local.emulator.state import CALL_PERMISSIONS, Call, EmulatorState, PlantedBan, User
+from bot.local.emulator.state import (
+    CALL_PERMISSIONS,
+    Call,
+    EmulatorState,
+    Participant,
+    PlantedBan,
+    User,
+)
 from bot.local.emulator.views import answer_time, user_ref
 from bot.local.emulator.webhooks import WebhookDelivery, WebhookSender
 from bot.util.clock import Clock, SystemClock
@@ -133,6 +141,16 @@ class StreamEmulator:
         self._webhooks.gzip_bodies = enabled
 
     @property
+    def send_custom_events(self) -> bool:
+        """Whether `custom` call events reach the webhook (Stream's `should_send_custom_events`
+        on the event hook); off by default."""
+        return self._webhooks.send_custom_events
+
+    @send_custom_events.setter
+    def send_custom_events(self, enabled: bool) -> None:
+        self._webhooks.send_custom_events = enabled
+
+    @property
     def webhooks_sent(self) -> list[WebhookDelivery]:
         return self._webhooks.deliveries
 
@@ -159,15 +177,54 @@ class StreamEmulator:
         await self.send_event(event)
         return event
 
+    # --- people joining and leaving (what Stream's SFU would report) --------------------------
+
+    async def join(
+        self, cid: str, user_id: str, tracks: Iterable[str] = (), role: str = "user"
+    ) -> Participant:
+        """A user connects to the call (see `EmulatorState.join`); sends the session webhooks."""
+        with self._session_webhooks(cid):
+            return self.state.join(cid, user_id, tracks, role)
+
+    async def leave(
+        self, cid: str, user_id: str, user_session_id: str | None = None
+    ) -> list[Participant]:
+        """A user hangs up; sends `call.session_participant_left` (and `session_ended`)."""
+        with self._session_webhooks(cid):
+            return self.state.leave(cid, user_id, user_session_id)
+
+    async def end_call(self, cid: str) -> Call:
+        """The call ends as `mark_ended` ends it, webhooks included."""
+        call = self.state.call(cid)
+        was_ended = call.ended_at is not None
+        with self._session_webhooks(cid):
+            self.state.end_call(cid)
+            if not was_ended:
+                self._webhooks.send(events.call_ended(self.state, call))
+        return call
+
+    @contextmanager
+    def _session_webhooks(self, cid: str) -> Iterator[None]:
+        call = self.state.call(cid)
+        before = lifecycle.mark(call)
+        yield
+        for event in lifecycle.session_events(self.state, call, before):
+            self._webhooks.send(event)
+
     # --- set-up helpers for tests ------------------------------------------------------------
 
     def add_user(self, id: str, name: str | None = None, role: str = "user") -> User:
         return self.state.add_user(id, name, role)
 
     def add_call(
-        self, cid: str, members: Iterable[str] = (), participants: Iterable[str] | None = None
+        self,
+        cid: str,
+        members: Iterable[str] = (),
+        participants: Iterable[str] | None = None,
+        *,
+        created_by: str | None = None,
     ) -> Call:
-        return self.state.add_call(cid, members, participants)
+        return self.state.add_call(cid, members, participants, created_by=created_by)
 
     def plant_ban_entry(
         self,

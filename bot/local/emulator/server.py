@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.local.emulator import events
+from bot.local.emulator import events, lifecycle
 from bot.local.emulator.auth import authenticate
 from bot.local.emulator.bodies import (
     BanBody,
@@ -26,9 +25,11 @@ from bot.local.emulator.bodies import (
     MuteUsersBody,
     OldUnbanBody,
     QueryBannedUsersPayload,
+    QueryUsersPayload,
     ReactivateBody,
     UnbanBody,
     UpdateCallBody,
+    UpdateUsersPartialBody,
     UpsertUsersBody,
     UserBlockBody,
     UserOnCall,
@@ -47,8 +48,14 @@ from bot.local.emulator.errors import (
     from_domain,
 )
 from bot.local.emulator.faults import Fault, FaultInjector
+from bot.local.emulator.ids import check_user_id
+from bot.local.emulator.live_routes import LiveCallRoutes
 from bot.local.emulator.queries import query_bans
-from bot.local.emulator.state import EmulatorState, check_call_id, check_call_type, check_user_id
+from bot.local.emulator.routing import call_cid, duration, ok
+from bot.local.emulator.routing import started as request_started
+from bot.local.emulator.state import EmulatorState
+from bot.local.emulator.user_queries import query_users
+from bot.local.emulator.users import check_partial
 from bot.local.emulator.views import (
     ban_json,
     block_json,
@@ -63,8 +70,6 @@ from bot.util.clock import Clock
 API = "/api/v2"
 CALL = API + "/video/call/{type}/{id}"
 
-# When the current request arrived (perf_counter), for the `duration` every answer carries.
-_started: ContextVar[float] = ContextVar("emulator_request_started")
 _SERVER_ERROR_TEXT = {
     500: "internal server error",
     502: "bad gateway",
@@ -86,13 +91,9 @@ class _DropConnection(Exception):
     """Close the TCP connection without answering."""
 
 
-def _duration(started: float) -> str:
-    return f"{(time.perf_counter() - started) * 1000:.2f}ms"
-
-
 def _error_response(error: StreamApiError, started: float) -> web.Response:
     return web.json_response(
-        error.body(_duration(started)), status=error.status, headers=error.headers
+        error.body(duration(started)), status=error.status, headers=error.headers
     )
 
 
@@ -141,6 +142,9 @@ class StreamApi:
             web.post(API + "/users/{user_id}/deactivate", self.deactivate, name="DeactivateUser"),
             web.post(API + "/users/{user_id}/reactivate", self.reactivate, name="ReactivateUser"),
             web.post(API + "/users", self.upsert_users, name="UpdateUsers"),
+            web.patch(API + "/users", self.update_users_partial, name="UpdateUsersPartial"),
+            web.get(API + "/users", self.query_users, name="QueryUsers"),
+            *LiveCallRoutes(self).routes(),
         ]
         app.add_routes(routes)
         return app
@@ -150,7 +154,7 @@ class StreamApi:
     @web.middleware
     async def _pipeline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
-        _started.set(started)
+        request_started.set(started)
         self.requests.append(_record(request, await request.read()))
         try:
             self._check_route(request)
@@ -218,39 +222,49 @@ class StreamApi:
     # --- helpers -----------------------------------------------------------------------------
 
     def _ok(self, request: web.Request, payload: dict[str, Any]) -> web.Response:
-        payload["duration"] = _duration(_started.get())
-        return web.json_response(payload)
+        return ok(payload)
 
     def _cid(self, request: web.Request) -> str:
-        call_type = check_call_type(request.match_info["type"])
-        call_id = check_call_id(request.match_info["id"])
-        return f"{call_type}:{call_id}"
+        return call_cid(request)
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.webhooks.send(event)
+
+    def _emit_session_changes(self, cid: str, before: lifecycle.Mark) -> None:
+        call = self.state.call(cid)
+        for event in lifecycle.session_events(self.state, call, before):
+            self.webhooks.send(event)
 
     # --- calls -------------------------------------------------------------------------------
 
     async def block(self, request: web.Request) -> web.Response:
         cid = self._cid(request)
         body = parse_body(UserOnCall, await request.read())
+        before = lifecycle.mark(self.state.call(cid))
         self.state.block_on_call(cid, body.user_id)
         self._emit(events.blocked_user(self.state, cid, body.user_id, None))
+        self._emit_session_changes(cid, before)
         return self._ok(request, {})
 
     async def kick(self, request: web.Request) -> web.Response:
         cid = self._cid(request)
         body = parse_body(KickBody, await request.read())
+        before = lifecycle.mark(self.state.call(cid))
         self.state.kick(cid, body.user_id, kicked_by=body.kicked_by_id, block=body.block)
-        self._emit(events.kicked_user(self.state, cid, body.user_id, body.kicked_by_id))
+        # ⚠ Stream sends call.blocked_user *instead of* call.kicked_user for a kick with
+        # block=true (GetStream/stream-video-js#2024, closed without a word on a fix).
         if body.block:
             self._emit(events.blocked_user(self.state, cid, body.user_id, body.kicked_by_id))
+        else:
+            self._emit(events.kicked_user(self.state, cid, body.user_id, body.kicked_by_id))
+        self._emit_session_changes(cid, before)
         return self._ok(request, {})
 
     async def unblock(self, request: web.Request) -> web.Response:
         cid = self._cid(request)
         body = parse_body(UserOnCall, await request.read())
         self.state.unblock_on_call(cid, body.user_id)
+        self._emit(events.unblocked_user(self.state, cid, body.user_id))
         return self._ok(request, {})
 
     async def update_call(self, request: web.Request) -> web.Response:
@@ -274,21 +288,25 @@ class StreamApi:
     async def mute_users(self, request: web.Request) -> web.Response:
         cid = self._cid(request)
         body = parse_body(MuteUsersBody, await request.read())
-        self.state.mute(
+        muted = self.state.mute(
             cid,
             user_ids=body.user_ids,
             mute_all=body.mute_all_users,
             tracks=body.tracks,
             muted_by=body.muted_by_id,
         )
+        self._emit(events.user_muted(self.state, cid, body.muted_by_id, muted))
         return self._ok(request, {})
 
     async def user_permissions(self, request: web.Request) -> web.Response:
         cid = self._cid(request)
         body = parse_body(UserPermissionsBody, await request.read())
-        self.state.update_permissions(
+        held = self.state.update_permissions(
             cid, body.user_id, grant=body.grant_permissions, revoke=body.revoke_permissions
         )
+        # ⚠ own_capabilities here are the call permissions the user holds, not every
+        # capability of their role.
+        self._emit(events.permissions_updated(self.state, cid, body.user_id, held))
         return self._ok(request, {})
 
     # --- bans --------------------------------------------------------------------------------
@@ -340,12 +358,14 @@ class StreamApi:
         user_id = check_user_id(request.match_info["user_id"])
         body = parse_body(DeactivateBody, await request.read())
         user = self.state.deactivate(user_id, created_by=body.created_by_id)
+        self._emit(events.user_deactivated(self.state, user_id, body.created_by_id))
         return self._ok(request, {"user": user_json(self.state, user)})
 
     async def reactivate(self, request: web.Request) -> web.Response:
         user_id = check_user_id(request.match_info["user_id"])
         body = parse_body(ReactivateBody, await request.read())
         user = self.state.reactivate(user_id, created_by=body.created_by_id)
+        self._emit(events.user_reactivated(self.state, user_id, body.created_by_id))
         return self._ok(request, {"user": user_json(self.state, user)})
 
     async def block_user(self, request: web.Request) -> web.Response:
@@ -395,6 +415,33 @@ class StreamApi:
             },
         )
 
+
+    async def update_users_partial(self, request: web.Request) -> web.Response:
+        body = parse_body(UpdateUsersPartialBody, await request.read())
+        updates = [
+            check_partial(index, item.id, item.set, item.unset)
+            for index, item in enumerate(body.users)
+        ]
+        saved = self.state.update_users_partial(updates)
+        for user in saved:
+            self._emit(events.user_updated(self.state, user.id))
+        return self._ok(
+            request,
+            {
+                "users": {user.id: full_user_json(self.state, user) for user in saved},
+                "membership_deletion_task_id": "",
+            },
+        )
+
+    async def query_users(self, request: web.Request) -> web.Response:
+        payload = request.query.get("payload")
+        if payload is None:
+            raise Invalid.field("payload", "payload is a required query parameter")
+        query = parse_body(QueryUsersPayload, payload.encode())
+        users = query_users(self.state, query)
+        return self._ok(
+            request, {"users": [full_user_json(self.state, user) for user in users]}
+        )
 
 def _record(request: web.Request, raw: bytes) -> RecordedRequest:
     body: Any = None

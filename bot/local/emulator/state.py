@@ -1,27 +1,56 @@
 """The emulator's world: users, calls, bans and user blocks, and the rules that change them.
 
 Plain dataclasses, readable and writable from tests. Mutations check what Stream checks and raise
-`NotFound` / `Invalid`; nothing here knows about HTTP. Time comes from the injected clock, so a ban
-expires when the test moves the clock, not when the wall clock does.
+`NotFound` / `Invalid`; nothing here knows about HTTP or webhooks (the server and
+`StreamEmulator` send those). Time comes from the injected clock, so a ban expires when the test
+moves the clock, not when the wall clock does.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.local.emulator.calls import (
+    TRACK_PERMISSION,
+    TRACKS,
+    Call,
+    CallEvent,
+    CallSession,
+    Kick,
+    Participant,
+    ScreensharingSettings,
+    check_may_publish,
+    check_tracks,
+)
 from bot.local.emulator.errors import Invalid, NotFound
+from bot.local.emulator.ids import check_user_id, split_cid
+from bot.local.emulator.users import ROLE, PartialUpdate, User, apply_partial, check_partial
 from bot.util.clock import Clock, SystemClock
 
-USER_ID = re.compile(r"^[A-Za-z0-9@_-]{1,255}$")
-CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CALL_TYPE = re.compile(r"^[a-z0-9_-]{1,64}$")
+__all__ = [
+    "CALL_PERMISSIONS",
+    "TRACKS",
+    "Ban",
+    "Call",
+    "CallEvent",
+    "CallSession",
+    "EmulatorState",
+    "Kick",
+    "Participant",
+    "PlantedBan",
+    "ScreensharingSettings",
+    "User",
+]
 
-TRACKS: tuple[str, ...] = ("audio", "video", "screenshare", "screenshare_audio")
+
 CALL_PERMISSIONS: frozenset[str] = frozenset({"send-audio", "send-video", "screenshare"})
 DEFAULT_MEMBER_PERMISSIONS: frozenset[str] = CALL_PERMISSIONS
+# "the total payload for these events is limited to 5KB" (Stream's custom events guide)
+MAX_CUSTOM_EVENT_BYTES = 5 * 1024
+MAX_PARTIAL_UPDATES = 100
 
 DEMO_USERS: tuple[tuple[str, str], ...] = (
     ("sara", "Sara"),
@@ -30,50 +59,11 @@ DEMO_USERS: tuple[tuple[str, str], ...] = (
     ("bob", "Bob"),
 )
 DEMO_CALL = "default:call-123"
-
-
-@dataclass
-class User:
-    id: str
-    name: str | None = None
-    role: str = "user"
-    deactivated: bool = False
-    deactivated_at: float | None = None
-    created_at: float = 0.0
-    updated_at: float = 0.0
-
-
-@dataclass
-class ScreensharingSettings:
-    enabled: bool = True
-    access_request_enabled: bool = False
-
-
-@dataclass
-class Kick:
-    user_id: str
-    kicked_by: str | None
-    at: float
-    blocked: bool
-
-
-@dataclass
-class Call:
-    type: str
-    id: str
-    members: set[str] = field(default_factory=set)
-    participants: set[str] = field(default_factory=set)
-    blocked: set[str] = field(default_factory=set)
-    permissions: dict[str, set[str]] = field(default_factory=dict)
-    muted: dict[str, set[str]] = field(default_factory=dict)
-    screensharing: ScreensharingSettings = field(default_factory=ScreensharingSettings)
-    kicked: list[Kick] = field(default_factory=list)
-    created_at: float = 0.0
-    updated_at: float = 0.0
-
-    @property
-    def cid(self) -> str:
-        return f"{self.type}:{self.id}"
+# Who publishes what in the demo call, so that a roster shows something (alice and bob listen).
+DEMO_TRACKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("sara", ("audio", "video")),
+    ("john", ("audio",)),
+)
 
 
 @dataclass
@@ -109,43 +99,6 @@ class PlantedBan:
         return self.expires_at is not None and self.expires_at <= now
 
 
-def split_cid(cid: str) -> tuple[str, str]:
-    """`default:call-123` -> ("default", "call-123"); checks both parts like Stream does."""
-    call_type, sep, call_id = cid.partition(":")
-    if not sep:
-        raise Invalid.field("call_cid", f"{cid!r} is not a call cid (type:id)")
-    check_call_type(call_type)
-    check_call_id(call_id)
-    return call_type, call_id
-
-
-def check_user_id(value: str, field_name: str = "user_id") -> str:
-    if not USER_ID.fullmatch(value):
-        raise Invalid.field(
-            field_name,
-            f"{field_name} {value!r} is not a valid user id "
-            "(letters, digits, @, _ or -, at most 255)",
-        )
-    return value
-
-
-def check_call_id(value: str) -> str:
-    if not CALL_ID.fullmatch(value):
-        raise Invalid.field(
-            "call_id", f"call id {value!r} is not valid (letters, digits, _ or -, at most 64)"
-        )
-    return value
-
-
-def check_call_type(value: str) -> str:
-    if not CALL_TYPE.fullmatch(value):
-        raise Invalid.field(
-            "call_type",
-            f"call type {value!r} is not valid (lower-case letters, digits, _ or -, at most 64)",
-        )
-    return value
-
-
 @dataclass
 class EmulatorState:
     clock: Clock = field(default_factory=SystemClock)
@@ -173,25 +126,35 @@ class EmulatorState:
         cid: str,
         members: Iterable[str] = (),
         participants: Iterable[str] | None = None,
+        *,
+        created_by: str | None = None,
     ) -> Call:
-        """Create a call; members (and participants, default: the members) are created as users
-        when missing, and get the default permissions."""
+        """Create a call; members (and participants, default: the members, connected now with
+        no tracks) are created as users when missing, and get the default permissions. The
+        creator defaults to the first member."""
         call_type, call_id = split_cid(cid)
-        member_ids = set(members)
-        participant_ids = set(member_ids if participants is None else participants)
-        for user_id in member_ids | participant_ids:
+        member_ids = list(dict.fromkeys(members))
+        participant_ids = list(dict.fromkeys(member_ids if participants is None else participants))
+        creator = created_by if created_by is not None else next(iter(member_ids), None)
+        everyone = dict.fromkeys([*member_ids, *participant_ids, *([creator] if creator else [])])
+        for user_id in everyone:
             if user_id not in self.users:
                 self.add_user(user_id, name=user_id.capitalize())
         now = self.now()
         call = Call(
             type=call_type,
             id=call_id,
-            members=member_ids,
-            participants=participant_ids,
-            permissions={u: set(DEFAULT_MEMBER_PERMISSIONS) for u in member_ids | participant_ids},
+            members=set(member_ids),
+            permissions={
+                u: set(DEFAULT_MEMBER_PERMISSIONS) for u in [*member_ids, *participant_ids]
+            },
             created_at=now,
             updated_at=now,
+            created_by=creator,
+            clock=self.clock,
         )
+        for user_id in participant_ids:
+            call.connect(user_id)
         self.calls[cid] = call
         return call
 
@@ -199,6 +162,8 @@ class EmulatorState:
         for user_id, name in DEMO_USERS:
             self.add_user(user_id, name)
         self.add_call(DEMO_CALL, members=[user_id for user_id, _ in DEMO_USERS])
+        for user_id, tracks in DEMO_TRACKS:
+            self.publish(DEMO_CALL, user_id, tracks)
 
     def plant_ban_entry(
         self,
@@ -245,13 +210,108 @@ class EmulatorState:
     def blocked_by(self, user_id: str) -> dict[str, float]:
         return self.user_blocks.get(user_id, {})
 
-    # --- calls -----------------------------------------------------------------------------
+    # --- people in calls -------------------------------------------------------------------
+
+    def join(
+        self, cid: str, user_id: str, tracks: Iterable[str] = (), role: str = "user"
+    ) -> Participant:
+        """A user connects (one more device when already in), publishing `tracks`; refused
+        when the call has ended or the user may not be in it."""
+        call = self.call(cid)
+        user = self.user(user_id)
+        wanted = check_tracks(tracks)
+        if not ROLE.fullmatch(role):
+            raise Invalid.field("role", f"call role {role!r} is not valid")
+        if call.ended_at is not None:
+            raise Invalid.field("call", f"call {cid} has ended")
+        if user_id in call.blocked:
+            raise Invalid.field("user_id", f'user "{user_id}" is blocked from call {cid}')
+        if self.active_ban(user_id) is not None:
+            raise Invalid.field("user_id", f'user "{user_id}" is banned')
+        if user.deactivated:
+            raise Invalid.field("user_id", f'user "{user_id}" is deactivated')
+        # ⚠ Anyone may join a default-type call with its default grants; a revoke sticks.
+        held = call.permissions.get(user_id, set(DEFAULT_MEMBER_PERMISSIONS))
+        check_may_publish(cid, user_id, wanted, held)
+        call.permissions[user_id] = held
+        return call.connect(user_id, wanted, role)
+
+    def leave(
+        self, cid: str, user_id: str, user_session_id: str | None = None
+    ) -> list[Participant]:
+        """The user hangs up on every device (or on one); the session ends with the last."""
+        call = self.call(cid)
+        self.user(user_id)
+        gone = call.disconnect(user_id, user_session_id)
+        if not gone:
+            device = "" if user_session_id is None else f" with session {user_session_id}"
+            raise Invalid.field(
+                "user_id", f'user "{user_id}" is not connected to call {cid}{device}'
+            )
+        return gone
+
+    def publish(
+        self,
+        cid: str,
+        user_id: str,
+        tracks: Iterable[str],
+        user_session_id: str | None = None,
+    ) -> Participant:
+        """Start publishing on the user's newest connection (or the one named). Publishing a
+        muted track is the user unmuting themselves; a revoked permission stops it."""
+        call = self.call(cid)
+        wanted = check_tracks(tracks)
+        connections = [
+            p
+            for p in call.connected(user_id)
+            if user_session_id is None or p.user_session_id == user_session_id
+        ]
+        if not connections:
+            raise Invalid.field("user_id", f'user "{user_id}" is not connected to call {cid}')
+        check_may_publish(cid, user_id, wanted, call.permissions.get(user_id, set()))
+        participant = connections[-1]
+        participant.tracks.update(wanted)
+        if user_id in call.muted:
+            call.muted[user_id].difference_update(wanted)
+        return participant
+
+    def unpublish(self, cid: str, user_id: str, tracks: Iterable[str]) -> list[Participant]:
+        """Stop publishing the tracks on every connection of the user."""
+        call = self.call(cid)
+        stopped = check_tracks(tracks)
+        connections = call.connected(user_id)
+        for participant in connections:
+            participant.tracks.difference_update(stopped)
+        return connections
+
+    def end_call(self, cid: str) -> Call:
+        """End the call for everyone (again: nothing changes)."""
+        call = self.call(cid)
+        if call.ended_at is None:
+            call.end()
+        return call
+
+    def send_event(self, cid: str, user_id: str, custom: Mapping[str, Any]) -> CallEvent:
+        call = self.call(cid)
+        self.user(user_id)
+        size = len(json.dumps(custom, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_CUSTOM_EVENT_BYTES:
+            raise Invalid.field(
+                "custom",
+                f"custom event payload is {size} bytes; the limit is 5KB "
+                f"({MAX_CUSTOM_EVENT_BYTES} bytes)",
+            )
+        event = CallEvent(user_id=user_id, custom=dict(custom), created_at=self.now())
+        call.events.append(event)
+        return event
+
+    # --- moderating calls ------------------------------------------------------------------
 
     def block_on_call(self, cid: str, user_id: str) -> Call:
         call = self.call(cid)
         self.user(user_id)
         call.blocked.add(user_id)
-        call.participants.discard(user_id)
+        call.disconnect(user_id)
         call.updated_at = self.now()
         return call
 
@@ -277,7 +337,7 @@ class EmulatorState:
             raise Invalid.field(
                 "user_id", f'user "{user_id}" is not a participant or member of call {cid}'
             )
-        call.participants.discard(user_id)
+        call.disconnect(user_id)
         if block:
             call.blocked.add(user_id)
         kick = Kick(user_id=user_id, kicked_by=kicked_by, at=self.now(), blocked=block)
@@ -305,7 +365,7 @@ class EmulatorState:
         tracks: Sequence[str],
         muted_by: str | None,
     ) -> list[str]:
-        """Mute tracks; returns who was muted, sorted."""
+        """Mute tracks (they stop being published); returns who was muted, sorted."""
         call = self.call(cid)
         if muted_by is not None:
             self.user(muted_by)
@@ -315,7 +375,7 @@ class EmulatorState:
                 "at least one of audio, video, screenshare, screenshare_audio must be true",
             )
         if mute_all:
-            targets = sorted(call.participants - {muted_by} if muted_by else call.participants)
+            targets = sorted(set(call.participants) - {muted_by} if muted_by else call.participants)
         else:
             if not user_ids:
                 raise Invalid.field(
@@ -330,6 +390,7 @@ class EmulatorState:
             targets = sorted(set(user_ids))
         for user_id in targets:
             call.muted.setdefault(user_id, set()).update(tracks)
+            self.unpublish(cid, user_id, tracks)
         return targets
 
     def unmute(self, cid: str, user_id: str, tracks: Iterable[str] = TRACKS) -> None:
@@ -341,6 +402,7 @@ class EmulatorState:
     def update_permissions(
         self, cid: str, user_id: str, *, grant: Sequence[str], revoke: Sequence[str]
     ) -> set[str]:
+        """Grant and revoke; a participant stops publishing what they may no longer send."""
         call = self.call(cid)
         self.user(user_id)
         if not grant and not revoke:
@@ -364,6 +426,9 @@ class EmulatorState:
         held = call.permissions.setdefault(user_id, set())
         held.update(grant)
         held.difference_update(revoke)
+        lost = [track for track, needed in TRACK_PERMISSION.items() if needed in revoke]
+        if lost:
+            self.unpublish(cid, user_id, lost)
         call.updated_at = self.now()
         return held
 
@@ -437,6 +502,28 @@ class EmulatorState:
         existing.role = role
         existing.updated_at = self.now()
         return existing
+
+    def update_users_partial(self, updates: Sequence[PartialUpdate]) -> list[User]:
+        """Apply `{id, set, unset}` items, all or none: every user must exist first."""
+        if not updates:
+            raise Invalid.field("users", "users must not be empty")
+        if len(updates) > MAX_PARTIAL_UPDATES:
+            raise Invalid.field(
+                "users", f"at most {MAX_PARTIAL_UPDATES} users can be updated at once"
+            )
+        users = [self.user(update.user_id) for update in updates]
+        now = self.now()
+        return [
+            apply_partial(user, update, now)
+            for user, update in zip(users, updates, strict=True)
+        ]
+
+    def update_user_partial(
+        self, user_id: str, set: Mapping[str, Any] | None = None, unset: Sequence[str] = ()
+    ) -> User:
+        """One user's partial update: `set` fields (name, image, role, …), `unset` others."""
+        (user,) = self.update_users_partial([check_partial(0, user_id, set or {}, unset)])
+        return user
 
     def block_user(self, user_id: str, blocked_user_id: str) -> float:
         self.user(user_id)

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.local.emulator.state import Ban, Call, EmulatorState, PlantedBan, User
+from bot.local.emulator.state import (
+    Ban,
+    Call,
+    CallSession,
+    EmulatorState,
+    Participant,
+    PlantedBan,
+    User,
+)
 
 TimeFormat = Callable[[float], int | str]
 
@@ -32,15 +40,17 @@ def user_json(
         "updated_at": time(user.updated_at),
         "banned": state.active_ban(user.id) is not None,
         "online": False,
-        "custom": {},
-        "teams": [],
-        "language": "",
+        "custom": dict(user.custom),
+        "teams": list(user.teams),
+        "language": user.language,
         "blocked_user_ids": sorted(state.blocked_by(user.id)),
         "shadow_banned": False,
-        "invisible": False,
+        "invisible": user.invisible,
     }
     if user.name is not None:
         view["name"] = user.name
+    if user.image is not None:
+        view["image"] = user.image
     if user.deactivated_at is not None:
         view["deactivated_at"] = time(user.deactivated_at)
     return view
@@ -54,16 +64,18 @@ def user_ref(
     return user_json(state, user, time=time) if user is not None else {"id": user_id}
 
 
-def call_json(state: EmulatorState, call: Call) -> dict[str, Any]:
-    """Stream's CallResponse, as far as the emulator keeps a call: no creator (`created_by`), no
-    ingress addresses, and of the settings only screen sharing (see the SDK conformance test)."""
-    session = session_json(state, call)
+def call_json(
+    state: EmulatorState, call: Call, *, time: TimeFormat = answer_time
+) -> dict[str, Any]:
+    """Stream's CallResponse, as far as the emulator keeps a call: no ingress addresses, and of
+    the settings only screen sharing (see the SDK conformance test). The session is the latest
+    one, live or ended, and absent before anyone ever joined."""
     view: dict[str, Any] = {
         "cid": call.cid,
         "type": call.type,
         "id": call.id,
-        "created_at": answer_time(call.created_at),
-        "updated_at": answer_time(call.updated_at),
+        "created_at": time(call.created_at),
+        "updated_at": time(call.updated_at),
         "blocked_user_ids": sorted(call.blocked),
         "custom": {},
         "backstage": False,
@@ -71,7 +83,7 @@ def call_json(state: EmulatorState, call: Call) -> dict[str, Any]:
         "recording": False,
         "transcribing": False,
         "translating": False,
-        "current_session_id": session["id"] if session else "",
+        "current_session_id": call.current_session_id,
         "egress": {"broadcasting": False, "rtmps": []},
         "settings": {
             "screensharing": {
@@ -80,35 +92,53 @@ def call_json(state: EmulatorState, call: Call) -> dict[str, Any]:
             }
         },
     }
-    if session:
-        view["session"] = session
+    if call.created_by is not None:
+        view["created_by"] = user_ref(state, call.created_by, time=time)
+    if call.ended_at is not None:
+        view["ended_at"] = time(call.ended_at)
+    if call.session is not None:
+        view["session"] = session_json(state, call.session, time=time)
     return view
 
 
-def session_json(state: EmulatorState, call: Call) -> dict[str, Any] | None:
-    """The call's live session while anyone is in it: one connection per participant."""
-    if not call.participants:
-        return None
-    return {
-        "id": f"{call.id}-session",
-        "participants": [
-            {
-                "user": user_ref(state, user_id),
-                "user_session_id": f"{user_id}-session",
-                "role": "user",
-                "joined_at": answer_time(call.created_at),
-            }
-            for user_id in sorted(call.participants)
-        ],
-        "participants_count_by_role": {"user": len(call.participants)},
+def session_json(
+    state: EmulatorState, session: CallSession, *, time: TimeFormat = answer_time
+) -> dict[str, Any]:
+    """Stream's CallSessionResponse: the connections live now (one per device)."""
+    connected = session.connected()
+    by_role: dict[str, int] = {}
+    for participant in connected:
+        by_role[participant.role] = by_role.get(participant.role, 0) + 1
+    view: dict[str, Any] = {
+        "id": session.id,
+        "participants": [participant_json(state, p, time=time) for p in connected],
+        "participants_count_by_role": by_role,
         "anonymous_participant_count": 0,
         "accepted_by": {},
         "missed_by": {},
         "rejected_by": {},
+        "started_at": time(session.started_at),
+    }
+    if session.ended_at is not None:
+        view["ended_at"] = time(session.ended_at)
+    return view
+
+
+def participant_json(
+    state: EmulatorState, participant: Participant, *, time: TimeFormat = answer_time
+) -> dict[str, Any]:
+    """Stream's CallParticipantResponse (which tracks are published is not in it)."""
+    return {
+        "user": user_ref(state, participant.user_id, time=time),
+        "user_session_id": participant.user_session_id,
+        "role": participant.role,
+        "joined_at": time(participant.joined_at),
     }
 
 
-def members_json(state: EmulatorState, call: Call) -> list[dict[str, Any]]:
+def members_json(
+    state: EmulatorState, call: Call, limit: int | None = None
+) -> list[dict[str, Any]]:
     return [
         {
             "user_id": user_id,
@@ -118,7 +148,7 @@ def members_json(state: EmulatorState, call: Call) -> list[dict[str, Any]]:
             "created_at": answer_time(call.created_at),
             "updated_at": answer_time(call.updated_at),
         }
-        for user_id in sorted(call.members)
+        for user_id in sorted(call.members)[:limit]
     ]
 
 

@@ -64,12 +64,20 @@ class WebhookSender:
     ) -> None:
         self.url = url
         self.gzip_bodies = gzip_bodies
+        # Stream's EventHook.should_send_custom_events: off unless the hook asks (⚠ inferred
+        # from the field's name; Stream documents no more).
+        self.send_custom_events = False
         self.deliveries: list[WebhookDelivery] = []
         self._api_key = api_key
         self._api_secret = api_secret
         self._clock = clock
         self._retry_delays = tuple(retry_delays)
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # Stream gives the receiver `timeout` seconds to answer once a delivery is sent; time a
+        # delivery spends queued for one of the sender's connections (a burst of thousands) is
+        # not the receiver's, so it does not count (a `total` would, and time out a burst).
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout, sock_read=timeout
+        )
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 

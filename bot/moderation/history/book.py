@@ -121,18 +121,24 @@ class CaseBook:
     async def open(self, actor: Actor, plan: Plan, request_id: str) -> Ticket:
         """Record the plan's cases as "may have been applied" before the action runs."""
         ticket = Ticket(drafts_for(actor, plan, request_id, self._clock.time()))
-        try:
-            for draft in ticket.drafts:
-                ticket.numbers.append((await self.store.record(draft)).number)
-        except CaseStoreError as error:
-            log.warning("could not open the case of %r: %s", plan.summary, error)
+        await self._record_drafts(ticket, plan)
         return ticket
 
     async def record_done(self, actor: Actor, plan: Plan, request_id: str) -> Ticket:
         """Record the plan's cases as done: for clicks, whose plan is known only afterwards."""
-        ticket = await self.open(actor, plan, request_id)
-        await self.finish(ticket, Outcome.DONE)
+        drafts = drafts_for(actor, plan, request_id, self._clock.time())
+        ticket = Ticket(tuple(replace(draft, outcome=Outcome.DONE) for draft in drafts))
+        await self._record_drafts(ticket, plan)
+        if not ticket.recorded:
+            self._enqueue(partial(self._record_missing, ticket, None), f"{ticket.drafts}")
         return ticket
+
+    async def _record_drafts(self, ticket: Ticket, plan: Plan) -> None:
+        try:
+            for draft in ticket.drafts:
+                ticket.numbers.append((await self.store.record(draft)).number)
+        except CaseStoreError as error:
+            log.warning("could not record the case of %r: %s", plan.summary, error)
 
     async def finish(self, ticket: Ticket, outcome: Outcome) -> None:
         """Settle an opened ticket; a ticket the store could not record is queued whole."""

@@ -35,6 +35,10 @@ KIND_WORDS: dict[Kind, tuple[str, str]] = {
     Kind.USER_UNBLOCK: ("user unblock", "user unblocks"),
     Kind.REQUEST_APPROVED: ("approved request", "approved requests"),
     Kind.REQUEST_DENIED: ("denied request", "denied requests"),
+    Kind.END_CALL: ("ended call", "ended calls"),
+    Kind.RENAME: ("rename", "renames"),
+    Kind.CLEAR_AVATAR: ("avatar cleared", "avatars cleared"),
+    Kind.PERMISSIONS: ("permission change", "permission changes"),
 }
 
 AUDIT_RESULTS = {

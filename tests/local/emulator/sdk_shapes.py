@@ -113,3 +113,25 @@ def _unwrap(kind: Any) -> Any:
 def _json_key(spec: dataclasses.Field[Any]) -> str:
     rename = spec.metadata.get("dataclasses_json", {}).get("letter_case")
     return str(rename(spec.name)) if rename else spec.name
+
+
+# What the SDK's CallResponse requires that the emulator's calls lack: ingress addresses, and
+# every settings section but screen sharing (the only settings the emulator keeps).
+CALL_RESPONSE_GAPS = frozenset(
+    {
+        "ingress",
+        *(
+            f"settings.{section}"
+            for section in (
+                "audio", "backstage", "broadcasting", "encryption", "frame_recording",
+                "geofencing", "individual_recording", "limits", "raw_recording", "recording",
+                "ring", "session", "thumbnails", "transcription", "video",
+            )
+        ),
+    }
+)
+
+
+def call_gaps(prefix: str) -> set[str]:
+    """CALL_RESPONSE_GAPS under a path: `call_gaps("calls[].call")`."""
+    return {f"{prefix}.{gap}" for gap in CALL_RESPONSE_GAPS}

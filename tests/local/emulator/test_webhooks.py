@@ -198,7 +198,7 @@ async def test_api_actions_reach_the_receiver(
     await emulator.wait_webhooks_idle()
 
     kinds = [json.loads(got.body)["type"] for got in receiver.received]
-    assert sorted(kinds) == ["call.blocked_user", "call.kicked_user"]
+    assert sorted(kinds) == ["call.blocked_user", "call.session_participant_left"]
     ids = {got.headers["X-Webhook-Id"] for got in receiver.received}
     assert len(ids) == 2
 

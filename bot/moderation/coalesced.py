@@ -1,0 +1,64 @@
+"""One Slack message that many events update: posted once, then edited, never by two writers.
+
+A burst of events (2,000 mutes in a call) must not become 2,000 messages, nor 2,000 edits queued
+behind Slack's rate limit. Each event bumps the message's version; whoever needs the message to
+show it awaits `show()`, and one flusher task posts or edits with the newest rendering until the
+message has caught up — so a burst costs a post and a handful of edits, however many events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.slack.poster import SlackPoster
+
+log = logging.getLogger("callmod.coalesced")
+
+Render = Callable[[], tuple[str, list[dict[str, Any]]]]
+
+
+class CoalescedMessage:
+    def __init__(self, poster: SlackPoster, channel: str, render: Render) -> None:
+        self._poster = poster
+        self.channel = channel
+        self._render = render
+        self.ts: str | None = None
+        self.version = 0
+        self._shown = 0
+        self._flusher: asyncio.Task[None] | None = None
+        self.posts = 0
+        self.edits = 0
+
+    def changed(self) -> None:
+        self.version += 1
+
+    async def show(self) -> None:
+        """Return once Slack shows the message as of now; raises SlackPostError otherwise (the
+        next `show()` tries again)."""
+        wanted = self.version
+        while self._shown < wanted:
+            flusher = self._flusher
+            if flusher is None or flusher.done():
+                flusher = self._flusher = asyncio.create_task(self._flush())
+                flusher.add_done_callback(_log_failure)
+            await asyncio.shield(flusher)
+
+    async def _flush(self) -> None:
+        while self._shown < self.version:
+            version = self.version
+            text, blocks = self._render()
+            if self.ts is None:
+                self.ts = await self._poster.post(self.channel, text, blocks)
+                self.posts += 1
+            else:
+                await self._poster.update(self.channel, self.ts, text, blocks)
+                self.edits += 1
+            self._shown = version
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("could not bring a Slack message up to date: %s", error)
