@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def serve(settings: Settings) -> int:
     from bot.cases import CaseStore, CaseStoreUnavailable
+    from bot.core.presets import presets_of
     from bot.runtime.callmod import Callmod
     from bot.runtime.channels import resolve_channels
     from bot.runtime.listen import check_can_listen
@@ -89,6 +90,7 @@ async def serve(settings: Settings) -> int:
     log = logging.getLogger("callmod")
     clock = SystemClock()
     try:
+        presets_of(settings)  # MOD_REASON_PRESETS: read and checked once, before anything else
         await check_can_listen(settings.host, settings.port)  # a busy PORT, a foreign HOST
     except ConfigError as error:
         print(f"callmod: {error}", file=sys.stderr)

@@ -57,7 +57,10 @@ _HINTS: dict[str, str] = {
     "stream_deadline": "a number of seconds greater than 0",
     "mod_usergroup_cache_seconds": "a number of seconds, 0 or more",
     "mod_request_max_age_seconds": "a number of seconds greater than 0",
+    "mod_undo_seconds": "a number of seconds greater than 0",
     "mod_max_concurrent_actions": "a whole number from 1 to 256",
+    "mod_reason_presets": "the path of a JSON or YAML file of reason presets",
+    "mod_require_reason": "true or false",
 }
 
 
@@ -106,6 +109,7 @@ class Settings(BaseSettings):
     mod_requests_channel: str | None = None
     mod_usergroup_cache_seconds: float = Field(default=60.0, ge=0)
     mod_request_max_age_seconds: float = Field(default=900.0, gt=0)
+    mod_undo_seconds: float = Field(default=1800.0, gt=0)  # how long an Undo button works
     # Acked commands doing their Stream and Slack work at once; the rest wait their turn.
     mod_max_concurrent_actions: int = Field(default=POST_ACK_LIMIT, ge=1, le=256)
 
@@ -116,6 +120,10 @@ class Settings(BaseSettings):
     # Also tell each call what a moderator did (a `callmod.notice` custom event); off by default
     # because only a call app built to render those events shows anything.
     mod_notify_calls: bool = False
+    # Reason presets (a JSON or YAML file, checked at start-up by bot/core/presets.py) and
+    # whether bans, kicks and blocks need a reason.
+    mod_reason_presets: str | None = None
+    mod_require_reason: bool = False
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)

@@ -18,6 +18,7 @@ from bot.core.parsing import (
     split_words,
     user_argument,
 )
+from bot.core.presets import ReasonPreset, reason_from
 from bot.core.registry import ButtonAction, Command
 from bot.moderation.bans.book import UnbanOutcome
 from bot.moderation.bans.record import BanRecord
@@ -39,6 +40,7 @@ class BanArgs:
     duration: timedelta | None
     reason: str | None
     ip_ban: bool
+    preset: ReasonPreset | None = None  # `#key` named a reason preset (bot/core/presets.py)
 
 
 def _parse_ban(text: str, settings: Settings) -> BanArgs:
@@ -49,16 +51,17 @@ def _parse_ban(text: str, settings: Settings) -> BanArgs:
     duration = None
     if rest and looks_like_duration(rest[0]):
         duration = parse_duration(rest.pop(0))
-    reason = " ".join(rest).strip() or None
-    if reason and len(reason) > REASON_LIMIT:
-        raise UsageError(f"the reason is longer than {REASON_LIMIT} characters")
-    return BanArgs(user, duration, reason, words.flag("--ip"))
+    chosen = reason_from(rest, settings, f"/ban {user} 2h spamming")
+    if duration is None and chosen.preset is not None:
+        duration = chosen.preset.duration  # the preset's length when none was typed
+    return BanArgs(user, duration, chosen.text, words.flag("--ip"), chosen.preset)
 
 
 def _ban_role(args: BanArgs) -> Role:
+    preset_role = args.preset.min_role if args.preset else Role.MODERATOR
     if args.ip_ban or args.duration is None or args.duration > MODERATOR_MAX_BAN:
         return Role.ADMIN
-    return Role.MODERATOR
+    return max(Role.MODERATOR, preset_role)
 
 
 def _ban_plan(args: BanArgs) -> Plan:
@@ -93,7 +96,8 @@ async def _ban(ctx: ActionContext, args: BanArgs) -> Reply:
     text = f":hammer: {code(args.user)} is banned{ip} {length}."
     if record.message_ts is None:
         text += "\n_(The ban notification could not be posted to the log channel.)_"
-    return Reply(text, audited=True)
+    # Undo is /unban: it closes the ban and edits the notification, the ban's announcement.
+    return Reply(text, audited=True, undo=f"unban {args.user}")
 
 
 BAN = Command(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.cases.models import Kind
@@ -16,10 +17,11 @@ from bot.core.parsing import (
     parse_users,
     split_words,
 )
+from bot.core.presets import ReasonPreset, reason_from
 from bot.core.registry import Command
 from bot.settings import Settings
 from bot.slack.blocks import code
-from bot.stream import CallRef, Track
+from bot.stream import CallRef, StreamAPIError, Track
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class UserOnCall:
     user: str
     call: CallRef
     block: bool = False
+    reason: str | None = None
+    preset: ReasonPreset | None = None  # `#key` named a reason preset (bot/core/presets.py)
 
 
 def _user_on_call(text: str, settings: Settings, flags: tuple[str, ...] = ()) -> UserOnCall:
@@ -35,6 +39,26 @@ def _user_on_call(text: str, settings: Settings, flags: tuple[str, ...] = ()) ->
     user = parse_user(words.positional[0])
     call = parse_call(words.positional[1], settings.mod_default_call_type)
     return UserOnCall(user, call, words.flag("--block"))
+
+
+def _with_reason(name: str, flags: tuple[str, ...] = ()) -> Callable[[str, Settings], UserOnCall]:
+    """`<user> <call> [reason…|#preset …]`: /kick and /block take a reason (MOD_REQUIRE_REASON
+    can make it required); /unblock does not."""
+
+    def parse(text: str, settings: Settings) -> UserOnCall:
+        words = split_words(text, flags)
+        expect_count(words.positional, 2)
+        user = parse_user(words.positional[0])
+        call = parse_call(words.positional[1], settings.mod_default_call_type)
+        example = f"/{name} {user} {words.positional[1]} spamming"
+        chosen = reason_from(list(words.positional[2:]), settings, example)
+        return UserOnCall(user, call, words.flag("--block"), chosen.text, chosen.preset)
+
+    return parse
+
+
+def _preset_role(args: UserOnCall) -> Role:
+    return args.preset.min_role if args.preset else Role.MODERATOR
 
 
 # /kick ---------------------------------------------------------------------------------------
@@ -46,6 +70,7 @@ def _kick_plan(args: UserOnCall) -> Plan:
         f"kick {code(args.user)} from {code(args.call.cid)}{extra}",
         target=args.user,
         call=args.call.cid,
+        reason=args.reason,
         kind=Kind.KICK,
     )
 
@@ -54,19 +79,26 @@ async def _kick(ctx: ActionContext, args: UserOnCall) -> Reply:
     await ctx.stream.kick_user(
         args.call, args.user, block=args.block, kicked_by_id=ctx.settings.mod_stream_user_id
     )
-    also = " and blocked from rejoining" if args.block else ""
-    return Reply(f":boot: {code(args.user)} was kicked from {code(args.call.cid)}{also}.")
+    text = f":boot: {code(args.user)} was kicked from {code(args.call.cid)}"
+    if args.block:
+        return Reply(f"{text} and blocked from rejoining.", undo=_unblock_line(args))
+    return Reply(f"{text}.", no_undo="Nothing to undo: a kick without --block lets them rejoin.")
+
+
+def _unblock_line(args: UserOnCall) -> str:
+    return f"unblock {args.user} {args.call.cid}"
 
 
 KICK = Command(
     name="kick",
     family="calls",
-    usage="<user> <call> [--block]",
+    usage="<user> <call> [reason…] [--block]",
     summary="Remove a user from a call (--block keeps them out)",
     min_role=Role.MODERATOR,
-    parse=lambda text, settings: _user_on_call(text, settings, ("--block",)),
+    parse=_with_reason("kick", ("--block",)),
     plan=_kick_plan,
     run=_kick,
+    required_role=_preset_role,
 )
 
 
@@ -75,7 +107,10 @@ KICK = Command(
 
 async def _block(ctx: ActionContext, args: UserOnCall) -> Reply:
     await ctx.stream.block_user(args.call, args.user)
-    return Reply(f":no_entry: {code(args.user)} is blocked from {code(args.call.cid)}.")
+    return Reply(
+        f":no_entry: {code(args.user)} is blocked from {code(args.call.cid)}.",
+        undo=_unblock_line(args),
+    )
 
 
 async def _unblock(ctx: ActionContext, args: UserOnCall) -> Reply:
@@ -86,17 +121,19 @@ async def _unblock(ctx: ActionContext, args: UserOnCall) -> Reply:
 BLOCK = Command(
     name="block",
     family="calls",
-    usage="<user> <call>",
+    usage="<user> <call> [reason…]",
     summary="Block a user from a call (they are removed and cannot rejoin)",
     min_role=Role.MODERATOR,
-    parse=_user_on_call,
+    parse=_with_reason("block"),
     plan=lambda a: Plan(
         f"block {code(a.user)} from {code(a.call.cid)}",
         target=a.user,
         call=a.call.cid,
+        reason=a.reason,
         kind=Kind.BLOCK,
     ),
     run=_block,
+    required_role=_preset_role,
 )
 
 UNBLOCK = Command(
@@ -117,6 +154,8 @@ UNBLOCK = Command(
 
 
 # /mute and /muteall --------------------------------------------------------------------------
+
+NO_UNMUTE = "No Undo: Stream has no unmute; the user can unmute themselves."
 
 
 @dataclass(frozen=True)
@@ -148,7 +187,8 @@ async def _mute(ctx: ActionContext, args: Mute) -> Reply:
     )
     return Reply(
         f":mute: Muted {_tracks_text(args.tracks)} of {_users_text(args.users)} "
-        f"in {code(args.call.cid)}. They can unmute themselves; `/revoke` stops that."
+        f"in {code(args.call.cid)}. They can unmute themselves; `/revoke` stops that.",
+        no_undo=NO_UNMUTE,
     )
 
 
@@ -185,7 +225,10 @@ def _parse_muteall(text: str, settings: Settings) -> MuteAll:
 
 async def _muteall(ctx: ActionContext, args: MuteAll) -> Reply:
     await ctx.stream.mute_all(args.call, args.tracks, muted_by_id=ctx.settings.mod_stream_user_id)
-    return Reply(f":mute: Muted {_tracks_text(args.tracks)} of everyone in {code(args.call.cid)}.")
+    return Reply(
+        f":mute: Muted {_tracks_text(args.tracks)} of everyone in {code(args.call.cid)}.",
+        no_undo="No Undo: Stream has no unmute; each person can unmute themselves.",
+    )
 
 
 MUTEALL = Command(
@@ -232,11 +275,26 @@ def _parse_screenshare(text: str, settings: Settings) -> Screenshare:
 
 
 async def _screenshare(ctx: ActionContext, args: Screenshare) -> Reply:
+    """The setting is read first so that Undo can put it back: Stream's call settings are the
+    only record of it. When it cannot be read (or is unchanged) there is no Undo."""
+    previous = await _screenshare_mode(ctx, args.call)
     enabled, access_request, words = _MODES[args.mode]
     await ctx.stream.update_screensharing(
         args.call, enabled=enabled, access_request_enabled=access_request
     )
-    return Reply(f":desktop_computer: In {code(args.call.cid)} {words}.")
+    text = f":desktop_computer: In {code(args.call.cid)} {words}."
+    if previous is None:
+        return Reply(text, no_undo="No Undo: Stream did not say what the setting was before.")
+    if previous == args.mode:
+        return Reply(text, no_undo=f"Nothing to undo: it was already {previous}.")
+    return Reply(text, undo=f"screenshare {args.call.cid} {previous}")
+
+
+async def _screenshare_mode(ctx: ActionContext, call: CallRef) -> str | None:
+    try:
+        return (await ctx.stream.get_call(call)).screenshare_mode
+    except StreamAPIError:
+        return None  # the change itself will say what is wrong with the call
 
 
 SCREENSHARE = Command(

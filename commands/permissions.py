@@ -8,6 +8,7 @@ from bot.cases.models import Kind
 from bot.core.context import ActionContext
 from bot.core.model import Plan, Reply, Role
 from bot.core.parsing import (
+    PERMISSION_WORDS,
     describe_permissions,
     expect_count,
     parse_call,
@@ -63,7 +64,8 @@ async def _grant(ctx: ActionContext, a: PermissionChange) -> Reply:
     await ctx.stream.update_user_permissions(a.call, a.user, grant=a.permissions)
     return Reply(
         f":white_check_mark: {code(a.user)} may now {describe_permissions(a.permissions)} "
-        f"in {code(a.call.cid)}."
+        f"in {code(a.call.cid)}.",
+        undo=_line("revoke", a),
     )
 
 
@@ -71,8 +73,17 @@ async def _revoke(ctx: ActionContext, a: PermissionChange) -> Reply:
     await ctx.stream.update_user_permissions(a.call, a.user, revoke=a.permissions)
     return Reply(
         f":no_entry_sign: {code(a.user)} can no longer {describe_permissions(a.permissions)} "
-        f"in {code(a.call.cid)}."
+        f"in {code(a.call.cid)}.",
+        undo=_line("grant", a),
     )
+
+
+_WORDS = {permission: word for word, permission in PERMISSION_WORDS.items()}
+
+
+def _line(command: str, a: PermissionChange) -> str:
+    """The command line that reverses `a` (Undo), permissions as the grammar reads them."""
+    return f"{command} {a.user} {a.call.cid} {' '.join(_WORDS[p] for p in a.permissions)}"
 
 
 GRANT = Command(

@@ -33,7 +33,11 @@ async def _deactivate(ctx: ActionContext, a: AccountChange) -> Reply:
         a.user, created_by_id=ctx.settings.mod_stream_user_id, mark_messages_deleted=a.messages
     )
     also = " Their messages are marked deleted." if a.messages else ""
-    return Reply(f":zzz: {code(a.user)} is deactivated and can no longer connect.{also}")
+    restore = " --restore-messages" if a.messages else ""
+    return Reply(
+        f":zzz: {code(a.user)} is deactivated and can no longer connect.{also}",
+        undo=f"reactivate {a.user}{restore}",
+    )
 
 
 async def _reactivate(ctx: ActionContext, a: AccountChange) -> Reply:
@@ -95,13 +99,17 @@ async def _userblock(ctx: ActionContext, a: UserPair) -> Reply:
     await ctx.stream.block_users(a.user, a.blocked)
     return Reply(
         f":no_bell: {code(a.user)} has blocked {code(a.blocked)}: no more rings or "
-        "notifications from them."
+        "notifications from them.",
+        undo=f"userunblock {a.user} {a.blocked}",
     )
 
 
 async def _userunblock(ctx: ActionContext, a: UserPair) -> Reply:
     await ctx.stream.unblock_users(a.user, a.blocked)
-    return Reply(f":bell: {code(a.user)} no longer blocks {code(a.blocked)}.")
+    return Reply(
+        f":bell: {code(a.user)} no longer blocks {code(a.blocked)}.",
+        undo=f"userblock {a.user} {a.blocked}",
+    )
 
 
 USERBLOCK = Command(

@@ -243,6 +243,7 @@ def test_serve_exits_2_with_one_line(
         ("STREAM_DEADLINE", "-1", "a number of seconds greater than 0"),
         ("MOD_USERGROUP_CACHE_SECONDS", "-5", "a number of seconds, 0 or more"),
         ("MOD_REQUEST_MAX_AGE_SECONDS", "0", "a number of seconds greater than 0"),
+        ("MOD_UNDO_SECONDS", "0", "a number of seconds greater than 0"),
         ("MOD_MAX_CONCURRENT_ACTIONS", "0", "a whole number from 1 to 256"),
         ("MOD_STREAM_USER_ID", "callmod bot", "not a valid Stream user id"),
         ("MOD_LOG_CHANNEL", "mod log", "is not a channel id or name"),

@@ -16,13 +16,15 @@ from typing import Any
 
 from bot.cases.models import MessagePurpose, Outcome
 from bot.core import names
-from bot.core.audit import AuditSink, audit_line
+from bot.core.audit import AuditSink, audit_line, audit_metadata
 from bot.core.confirmations import Confirmations
 from bot.core.context import ActionContext
 from bot.core.model import Actor, Click, Plan, Reply, Role
 from bot.core.parsing import UsageError
+from bot.core.presets import presets_help
 from bot.core.registry import Command, Registry
 from bot.core.roles import RoleResolver
+from bot.core.undo import UNDO_ACTION, Undoable, UndoDesk
 from bot.moderation.bans.book import BanBook
 from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import history_button
@@ -71,6 +73,7 @@ class Dispatcher:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._confirmations = Confirmations(services.clock)
+        self._undos = UndoDesk(services.clock, services.settings.mod_undo_seconds)
         self.prefix = services.settings.mod_command_prefix  # /cm-kick as well as /kick
 
     def slash(self, command: Command[Any]) -> str:
@@ -121,6 +124,9 @@ class Dispatcher:
         article = "an" if label[0] in "aeiou" else "a"
         lines = [f"*callmod commands for {article} {label}*"]
         lines += [f"`{escape(self.usage_line(c))}` — {escape(c.summary)}" for c in usable]
+        presets = presets_help(self._services.settings, actor.role)
+        if presets:
+            lines.append(presets)
         lines.append(f"Every command also works as `{escape('/mod <command> …')}`.")
         return Reply("\n".join(lines))
 
@@ -263,6 +269,8 @@ class Dispatcher:
         """A press of one of the registry's buttons; returns the reply and whether it replaces
         the clicked message. The role is checked on every click; what a click changed
         (`Reply.did`) is recorded as a case and audited, like a command."""
+        if action_id == UNDO_ACTION:
+            return await self.undo(value, await self.actor(user_id, user_name)), False
         button = self.registry.buttons.get(action_id)
         if button is None:
             return Reply(":warning: That button is not one callmod knows."), False
@@ -287,14 +295,52 @@ class Dispatcher:
             reply = await self._after(actor, reply.did, reply, ticket)
         return reply, button.replace_original
 
+    async def undo(self, value: str, actor: Actor) -> Reply:
+        """An Undo click: the inverse runs as the clicker, under its own command's role rule,
+        once however often the button is pressed; its case and the reversed one name each
+        other, and the reversed one's audit line says it was undone."""
+        try:
+            clicked = self._undos.read(value)
+        except ValueError:
+            return Reply(":warning: That button no longer works; nothing was changed.")
+        earlier = self._undos.claimed_by(clicked.token)
+        if earlier is not None:
+            return Reply(f"This was already undone by {blocks.mention(earlier)}.")
+        undoable = clicked.undoable
+        word, _, rest = (undoable.line if undoable else clicked.line).partition(" ")
+        command = self.registry.get(word) if word else None
+        if undoable is None or command is None:
+            typed = f"; use `{escape(f'{self.slash(command)} {rest}')}`" if command else ""
+            return Reply(
+                f":hourglass: Undo is no longer available ({self._undos.window} passed)"
+                f"{typed}. Nothing was changed."
+            )
+        checked = self._authorize(command, rest, actor)
+        if isinstance(checked, Reply):
+            return checked
+        earlier = self._undos.claim(clicked.token, actor.user_id)
+        if earlier is not None:
+            return Reply(f"This was already undone by {blocks.mention(earlier)}.")
+        reply, ticket = await self._execute(command, checked.args, actor)
+        if reply.outcome == "failed":
+            self._undos.release(clicked.token)  # nothing changed: the button may be tried again
+        elif reply.outcome == "done" and ticket is not None:
+            await self._services.cases.mark_undone(undoable.cases, ticket, actor)
+        return reply
+
     async def execute(self, command: Command[Any], args: Any, actor: Actor) -> Reply:
         """Run a parsed, authorized command. Its look-up runs first (when that ends it, nothing
         is recorded); its case is opened before Stream is called (so a crash leaves "may have
         been applied", and notifications can show the number) and settled after; every write
         leaves an audit line."""
+        return (await self._execute(command, args, actor))[0]
+
+    async def _execute(
+        self, command: Command[Any], args: Any, actor: Actor
+    ) -> tuple[Reply, Ticket | None]:
         looked = await self._look_up(command, args, actor)
         if isinstance(looked, Reply):
-            return looked
+            return looked, None
         args = looked.args
         plan = command.plan(args)
         cases = self._services.cases
@@ -311,7 +357,7 @@ class Dispatcher:
             return Reply(
                 f":x: Could not {plan.summary}: {sentence}.{_outcome_advice(error)}",
                 outcome="maybe_applied" if error.maybe_applied else "failed",
-            )
+            ), ticket
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("command /%s failed (ref %s)", command.name, ref)
@@ -325,12 +371,25 @@ class Dispatcher:
                 f"(ref `{ref}`); it may or may not have been applied. "
                 "The on-call engineer can find the details in the logs under that ref.",
                 outcome="error",
-            )
+            ), ticket
         if ticket is None:
-            return reply
+            return reply, None
         await cases.finish(ticket, Outcome.DONE)
         self._notify(plan)
-        return await self._after(actor, plan, reply, ticket)
+        return self._offer_undo(await self._after(actor, plan, reply, ticket), ticket), ticket
+
+    def _offer_undo(self, reply: Reply, ticket: Ticket) -> Reply:
+        """A reversible command's reply gets an Undo button (for MOD_UNDO_SECONDS), another
+        write's reply the reason it has none; the text stays as it was, for notifications."""
+        if reply.undo is not None:
+            button = self._undos.button(Undoable(reply.undo, tuple(ticket.numbers)))
+            extra = blocks.actions([button])
+        elif reply.no_undo is not None:
+            extra = blocks.context(reply.no_undo)
+        else:
+            return reply
+        parts = reply.blocks or blocks.to_dicts([blocks.section(reply.text)])
+        return replace(reply, blocks=[*parts, *blocks.to_dicts([extra])])
 
     def _notify(self, plan: Plan) -> None:
         if self._services.notices is not None:
@@ -361,7 +420,8 @@ class Dispatcher:
         parts = [blocks.section(text)]
         if targets:
             parts.append(blocks.actions([history_button(t, len(targets) > 1) for t in targets[:5]]))
-        posted = await self._services.audit(text, blocks.to_dicts(parts))
+        metadata = audit_metadata(plan, ticket.numbers)
+        posted = await self._services.audit(text, blocks.to_dicts(parts), metadata=metadata)
         if posted is not None:
             await self._services.cases.link(ticket, posted, MessagePurpose.AUDIT)
         return posted is not None

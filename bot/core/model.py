@@ -64,6 +64,8 @@ class Reply:
     audited: bool = False  # the action posted its own channel message (ban notifications)
     outcome: str = "done"  # for metrics: done, failed, maybe_applied, denied, usage, confirm, error
     did: Plan | None = None  # what a button click changed: recorded as a case and audited
+    undo: str | None = None  # the command line reversing what a command did: an Undo button
+    no_undo: str | None = None  # or why a write has no Undo, shown under the reply
 
 
 @dataclass(frozen=True)

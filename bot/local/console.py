@@ -25,7 +25,7 @@ from bot.core.parsing import (
     parse_user,
 )
 from bot.local.emulator import Invalid, NotFound
-from bot.local.fake_slack import ApiCall, PostedMessage, ResponsePost
+from bot.local.fake_slack import ApiCall, OpenedView, PostedMessage, ResponsePost
 from bot.local.stack import (
     ADMIN,
     LOG_CHANNEL,
@@ -50,6 +50,8 @@ Type slash commands as in Slack, e.g. /kick sara call-123   (/mod help lists the
   :leave <user> <call>               a user leaves the call
   :advance <duration>                move the clock forward (e.g. :advance 30m) to watch bans expire
   :call [call]                       show the emulator's view of a call (default call-123)
+  :form field=value …                fill the open form (e.g. :form user=sara duration=2h
+                                     reason="spam"); `:form` alone shows it;  submit  sends it
   help                               this text;  quit  leaves
 The demo call default:call-123 has sara (audio, video), john (audio), alice and bob in it."""
 
@@ -76,6 +78,8 @@ class Console:
         # Slack gives every click its own response_url (each good for 5 posts): a click's key ->
         # the key of the ephemeral message clicked, which a `replace_original` answer replaces.
         self._clicked: dict[str, str] = {}
+        self.form: OpenedView | None = None  # the modal last opened, until submitted
+        self.form_values: dict[str, str] = {}  # block_id -> value chosen or typed
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -85,6 +89,11 @@ class Console:
 
     def on_slack(self, event: Any) -> None:
         if isinstance(event, ApiCall):
+            return
+        if isinstance(event, OpenedView):
+            self.form = event
+            self.form_values = _initial_values(event.view)
+            self._show_form()
             return
         if isinstance(event, ResponsePost):
             if event.status != 200:
@@ -99,6 +108,8 @@ class Console:
             self._show(where, event.text, event.blocks, None, shown)
         elif isinstance(event, PostedMessage):
             channel = CHANNEL_NAMES.get(event.channel, event.channel)
+            if event.ephemeral:
+                channel = "only you"
             edited = bool(event.history)
             for button in self.buttons:
                 if button.message is event:
@@ -183,11 +194,104 @@ class Console:
                 await self._advance(line)
             elif line.startswith(":call"):
                 self._call(line)
+            elif line.startswith(":form"):
+                await self._fill(line)
+            elif line == "submit":
+                await self._submit()
             else:
                 self.print("  Not a command. Type `help`.")
         except UsageError as error:
             self.print(f"  {error}")
         return True
+
+    # -- forms (modals) ----------------------------------------------------------------------
+
+    def _show_form(self) -> None:
+        if self.form is None:
+            self.print("  (no form is open)")
+            return
+        view = self.form.view
+        title = _plain_of(view.get("title"))
+        self.print(f"  [form] *{title}*   (fill: :form field=value …, then: submit)")
+        for block in view.get("blocks") or []:
+            block_id = str(block.get("block_id") or "")
+            if block.get("type") == "input":
+                element = block.get("element") or {}
+                label = _plain_of(block.get("label"))
+                chosen = self.form_values.get(block_id) or "—"
+                extra = ""
+                if element.get("type") == "static_select":
+                    values = [str(o.get("value")) for o in element.get("options") or []]
+                    extra = f"   one of: {' '.join(values)}"
+                elif element.get("type") == "external_select":
+                    extra = "   (a Stream user id or name; :form user=sa? lists matches)"
+                optional = " (optional)" if block.get("optional") else ""
+                self.print(f"      {block_id}: {label}{optional} = {chosen}{extra}")
+            else:
+                for text in _texts_of(block):
+                    self.print(f"      {self.render(text)}")
+
+    async def _fill(self, line: str) -> None:
+        if self.form is None:
+            raise UsageError("no form is open: /ban opens one")
+        words = shlex.split(line)[1:]
+        blocks = {str(b.get("block_id")): b for b in self.form.view.get("blocks") or []}
+        for word in words:
+            field, sep, value = word.partition("=")
+            if not sep or field not in blocks or blocks[field].get("type") != "input":
+                fields = ", ".join(k for k, b in blocks.items() if b.get("type") == "input")
+                raise UsageError(f"usage: :form field=value …, fields: {fields}")
+            if blocks[field]["element"].get("type") == "external_select" and value.endswith("?"):
+                await self._suggest(blocks[field], value[:-1])
+                continue
+            self.form_values[field] = value
+        self._show_form()
+
+    async def _suggest(self, block: dict[str, Any], prefix: str) -> None:
+        """What Slack loads into the external select as `prefix` is typed (block_suggestion)."""
+        if self.form is None or self.stack.driver is None:
+            return
+        _, options = await self.stack.driver.suggest(
+            self.form.id,
+            action_id=str(block["element"]["action_id"]),
+            block_id=str(block.get("block_id")),
+            value=prefix,
+            user_id=self.who.user_id,
+            user_name=self.who.user_name,
+        )
+        shown = ", ".join(_plain_of(o.get("text")) for o in options[:20]) or "none"
+        self.print(f"  (users matching {prefix!r}: {shown})")
+
+    async def _submit(self) -> None:
+        if self.form is None:
+            raise UsageError("no form is open: /ban opens one")
+        assert self.stack.driver is not None
+        state: dict[str, dict[str, dict[str, Any]]] = {}
+        for block in self.form.view.get("blocks") or []:
+            if block.get("type") != "input":
+                continue
+            block_id = str(block.get("block_id"))
+            element = block.get("element") or {}
+            value = self.form_values.get(block_id) or None
+            kind = str(element.get("type"))
+            if kind == "plain_text_input":
+                entry: dict[str, Any] = {"type": kind, "value": value}
+            else:
+                option = None if value is None else {
+                    "text": {"type": "plain_text", "text": value}, "value": value
+                }
+                entry = {"type": kind, "selected_option": option}
+            state[block_id] = {str(element.get("action_id")): entry}
+        _, answer = await self.stack.driver.submit_view(
+            self.form.id, state, user_id=self.who.user_id, user_name=self.who.user_name
+        )
+        if answer and answer.get("response_action") == "errors":
+            for field, sentence in (answer.get("errors") or {}).items():
+                self.print(f"  [form] {field}: {sentence}")
+            return
+        self.print("  (the form closed)")
+        self.form = None
+        await self.stack.idle()
 
     def _person(self, name: str) -> Person:
         if name in PEOPLE:
@@ -306,6 +410,30 @@ class Console:
 
 
 Shown = tuple[str, str, str, str]  # label, action id, value, element ("button" or "overflow")
+
+
+def _plain_of(node: object) -> str:
+    text = node.get("text") if isinstance(node, dict) else None
+    return text if isinstance(text, str) else ""
+
+
+def _texts_of(block: dict[str, Any]) -> list[str]:
+    if block.get("type") == "context":
+        return [_plain_of(e) for e in block.get("elements") or [] if _plain_of(e)]
+    text = _plain_of(block.get("text"))
+    return [text] if text else []
+
+
+def _initial_values(view: dict[str, Any]) -> dict[str, str]:
+    """What a form shows filled in when it opens (its initial options and values)."""
+    values = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") or {}
+        initial = element.get("initial_option") or {}
+        value = initial.get("value") or element.get("initial_value")
+        if block.get("type") == "input" and value:
+            values[str(block.get("block_id"))] = str(value)
+    return values
 
 
 def _segments(blocks: list[dict[str, Any]]) -> list[str | list[Shown]]:

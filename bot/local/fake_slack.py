@@ -14,6 +14,7 @@ import hmac
 import itertools
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.local.fake_channels import ChannelRefused, FakeChannels
+from bot.util.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,13 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_METHOD = "response_url"
 _FIRST_TS_MICROS = 1_800_000_000_000_100
 _TS_STEP_MICROS = 100
-_JSON_FIELDS = ("blocks", "attachments")
+_JSON_FIELDS = ("blocks", "attachments", "view")
+# Modals (https://docs.slack.dev/reference/methods/views.open, .../surfaces/modals).
+TRIGGER_SECONDS = 3.0  # a trigger_id opens a view only within 3 s of the interaction
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_TITLE = 24
+MAX_PRIVATE_METADATA = 3000
+MAX_CALLBACK_ID = 255
 
 
 @dataclass
@@ -57,6 +65,7 @@ class PostedMessage:
     history: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
     ephemeral_user: str | None = None
+    metadata: dict[str, Any] | None = None  # Slack message metadata (see _metadata below)
 
     @property
     def ephemeral(self) -> bool:
@@ -76,7 +85,27 @@ class ResponsePost:
     status: int = 200
 
 
-SlackEvent = ApiCall | PostedMessage | ResponsePost
+@dataclass
+class OpenedView:
+    """A modal opened with views.open, in its current version (views.update replaces it)."""
+
+    id: str
+    user_id: str | None
+    trigger_id: str
+    view: dict[str, Any]
+    hash: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def callback_id(self) -> str:
+        return str(self.view.get("callback_id") or "")
+
+    @property
+    def private_metadata(self) -> str:
+        return str(self.view.get("private_metadata") or "")
+
+
+SlackEvent = ApiCall | PostedMessage | ResponsePost | OpenedView
 CONNECTIONS_OPEN = "apps.connections.open"
 
 
@@ -114,8 +143,17 @@ class FakeSlack:
         bot_token: str = "xoxb-fake",
         bot_user_id: str = "UCALLMOD",
         team_id: str = "T0CALLMOD",
+        clock: Clock | None = None,
     ) -> None:
         self._bot_token = bot_token
+        self.clock: Clock = clock or SystemClock()
+        self.views: list[OpenedView] = []
+        # trigger_id -> (when it was issued on `clock`, the user who interacted)
+        self._triggers: dict[str, tuple[float, str | None]] = {}
+        self._view_numbers = itertools.count(1)
+        # Seconds added to every trigger's age when views.open checks it: a test's way of
+        # making the bot's views.open arrive late without moving anyone's clock.
+        self.trigger_lag = 0.0
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.bot_id = "B0CALLMOD"
@@ -198,6 +236,16 @@ class FakeSlack:
         micros = self._ts_micros
         self._ts_micros += _TS_STEP_MICROS
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def register_trigger(self, trigger_id: str, user_id: str | None = None) -> None:
+        """A trigger_id Slack handed out now (in a slash command or an interaction payload)."""
+        self._triggers[trigger_id] = (self.clock.time(), user_id)
+
+    def view(self, view_id: str) -> OpenedView:
+        for opened in self.views:
+            if opened.id == view_id:
+                return opened
+        raise KeyError(f"no view {view_id}")
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -372,6 +420,62 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self.channels.info,
             "conversations.list": self.channels.list,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+        }
+
+    async def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger_id = _required(args, "trigger_id", "invalid_trigger_id")
+        issued = self._triggers.pop(trigger_id, None)  # a trigger opens one view
+        if issued is None:
+            raise _MethodError("invalid_trigger_id")
+        issued_at, user_id = issued
+        if self.clock.time() + self.trigger_lag - issued_at > TRIGGER_SECONDS:
+            raise _MethodError("expired_trigger_id")
+        view = _view(args.get("view"))
+        opened = OpenedView(
+            f"V{next(self._view_numbers):08d}", user_id, trigger_id, view, self._new_hash()
+        )
+        self.views.append(opened)
+        await self._record(opened)
+        return {"ok": True, "view": self._view_shape(opened)}
+
+    async def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        view_id = args.get("view_id")
+        external_id = args.get("external_id")
+        found = [
+            v
+            for v in self.views
+            if (view_id and v.id == view_id)
+            or (external_id and v.view.get("external_id") == external_id)
+        ]
+        if not found:
+            raise _MethodError("not_found")
+        opened = found[-1]
+        wanted_hash = args.get("hash")
+        if wanted_hash and wanted_hash != opened.hash:
+            raise _MethodError("hash_conflict")
+        view = _view(args.get("view"))
+        opened.history.append(opened.view)
+        opened.view = view
+        opened.hash = self._new_hash()
+        await self._record(opened)
+        return {"ok": True, "view": self._view_shape(opened)}
+
+    def _new_hash(self) -> str:
+        return f"{int(self.clock.time())}.{next(self._view_numbers):06d}"
+
+    def _view_shape(self, opened: OpenedView) -> dict[str, Any]:
+        return {
+            **opened.view,
+            "id": opened.id,
+            "team_id": self.team_id,
+            "state": {"values": {}},
+            "hash": opened.hash,
+            "root_view_id": opened.id,
+            "previous_view_id": None,
+            "app_id": "A0CALLMOD",
+            "bot_id": self.bot_id,
         }
 
     async def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -390,10 +494,14 @@ class FakeSlack:
         channel = _channel_arg(self.channels.post_target, args)
         text, blocks = _content(args)
         thread_ts = args.get("thread_ts") or None
-        message = PostedMessage(channel, self.new_ts(), text, blocks, thread_ts=thread_ts)
+        metadata, warning = _metadata(args)
+        message = PostedMessage(
+            channel, self.new_ts(), text, blocks, thread_ts=thread_ts, metadata=metadata
+        )
         self.messages.append(message)
         await self._record(message)
-        return {"ok": True, "channel": channel, "ts": message.ts, "message": self._shape(message)}
+        answer = {"ok": True, "channel": channel, "ts": message.ts, "message": self._shape(message)}
+        return answer | ({"warning": warning} if warning else {})
 
     async def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = _required(args, "channel", "channel_not_found")
@@ -410,7 +518,10 @@ class FakeSlack:
     async def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._find_editable(args)
         text, blocks = _content(args)
+        metadata, _ = _metadata(args)
         self._replace(message, text, blocks)
+        if "metadata" in args and metadata is not None:
+            message.metadata = metadata  # without metadata, chat.update keeps the message's
         await self._record(message)
         return {
             "ok": True,
@@ -610,6 +721,53 @@ def _content(args: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return text, blocks
 
 
+# Message metadata (https://docs.slack.dev/messaging/message-metadata): an object with a string
+# `event_type` (letters, digits, _ and -) and an object `event_payload` whose values are strings,
+# numbers, booleans, or objects / lists of objects of those.
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _metadata(args: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The `metadata` argument as Slack takes it: (metadata, None), or (None, None) when there is
+    none. Not an object (or JSON that does not decode to one) is `invalid_metadata_format`;
+    a bad `event_type` or payload is Slack's `invalid_metadata_schema`, which Slack answers as a
+    warning and drops the metadata: (None, "invalid_metadata_schema")."""
+    value = args.get("metadata")
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _MethodError("invalid_metadata_format") from None
+    if not isinstance(value, dict) or "event_type" not in value or "event_payload" not in value:
+        raise _MethodError("invalid_metadata_format")
+    event_type, payload = value["event_type"], value["event_payload"]
+    if (
+        not isinstance(event_type, str)
+        or not _EVENT_TYPE.match(event_type)
+        or not isinstance(payload, dict)
+        or not all(_payload_value(v) for v in payload.values())
+    ):
+        return None, "invalid_metadata_schema"
+    return value, None
+
+
+def _payload_value(value: object, depth: int = 0) -> bool:
+    if isinstance(value, str | int | float | bool):
+        return True
+    if depth > 0:
+        return False
+    if isinstance(value, dict):
+        return all(_payload_value(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(
+            isinstance(item, dict) and all(_payload_value(v, depth + 1) for v in item.values())
+            for item in value
+        )
+    return False
+
+
 def _blocks(value: object) -> list[dict[str, Any]]:
     if value is None or value == "":
         return []
@@ -638,6 +796,42 @@ MAX_ACTION_ID = 255
 OVERFLOW_OPTIONS = (2, 5)
 MAX_SELECT_OPTIONS = 100
 MAX_OPTION_VALUE = 2000  # Block Kit: an option's value, like a button's, is at most 2,000
+
+
+def _view(value: object) -> dict[str, Any]:
+    """A modal as views.open and views.update take it, or the error Slack answers."""
+    if not isinstance(value, dict) or value.get("type") != "modal":
+        raise _MethodError("invalid_arguments", ["must provide a modal view [json-pointer:/view]"])
+    problems = []
+    title = value.get("title")
+    if not isinstance(title, dict) or not _text_of(title):
+        problems.append("must provide a title [json-pointer:/view/title]")
+    elif len(_text_of(title)) > MAX_VIEW_TITLE:
+        problems.append(_too_long(MAX_VIEW_TITLE, "/view/title/text"))
+    for name in ("submit", "close"):
+        if len(_text_of(value.get(name))) > MAX_VIEW_TITLE:
+            problems.append(_too_long(MAX_VIEW_TITLE, f"/view/{name}/text"))
+    if len(str(value.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
+        problems.append(_too_long(MAX_PRIVATE_METADATA, "/view/private_metadata"))
+    if len(str(value.get("callback_id") or "")) > MAX_CALLBACK_ID:
+        problems.append(_too_long(MAX_CALLBACK_ID, "/view/callback_id"))
+    if problems:
+        raise _MethodError("invalid_arguments", problems)
+    blocks = value.get("blocks")
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise _MethodError("invalid_blocks", ["must provide an array [json-pointer:/view/blocks]"])
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        too_many = f"no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"
+        raise _MethodError("invalid_blocks", [too_many])
+    for b, block in enumerate(blocks):
+        at = f"/view/blocks/{b}"
+        problems += _block_problems(block, at)
+        element = block.get("element")
+        if block.get("type") == "input" and isinstance(element, dict):
+            problems += _element_problems(element, f"{at}/element")
+    if problems:
+        raise _MethodError("invalid_blocks", problems)
+    return value
 
 
 def _too_long(limit: int, where: str) -> str:

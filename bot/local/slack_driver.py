@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.local.fake_slack import FakeSlack, PostedMessage
+from bot.local.fake_slack import FakeSlack, OpenedView, PostedMessage
 
 FORM = "application/x-www-form-urlencoded"
 API_APP_ID = "A0CALLMOD"
@@ -81,8 +81,10 @@ class SlackDriver:
         user_name: str = "maria",
         channel_id: str = "C0MODS",
         channel_name: str | None = None,
+        trigger: bool = True,
     ) -> SlashResult:
-        """Type `command text` in Slack: the text is sent escaped as Slack escapes it."""
+        """Type `command text` in Slack: the text is sent escaped as Slack escapes it.
+        `trigger=False` leaves the trigger_id out (the typed path: no form can open)."""
         fields, key = self.slash_payload(
             command,
             text,
@@ -90,6 +92,7 @@ class SlackDriver:
             user_name=user_name,
             channel_id=channel_id,
             channel_name=channel_name,
+            trigger=trigger,
         )
         status, body = await self.post_signed(urlencode(fields), content_type=FORM)
         return SlashResult(status=status, body=body, response_key=key)
@@ -103,6 +106,7 @@ class SlackDriver:
         user_name: str = "maria",
         channel_id: str = "C0MODS",
         channel_name: str | None = None,
+        trigger: bool = True,
     ) -> tuple[dict[str, str], str]:
         """A slash command's fields as Slack sends them (a signed form over HTTP, the envelope's
         payload over Socket Mode), and the key of its response_url.
@@ -123,8 +127,9 @@ class SlackDriver:
             "api_app_id": API_APP_ID,
             "is_enterprise_install": "false",
             "response_url": self.fake.response_url(key),
-            "trigger_id": self._trigger_id(),
         }
+        if trigger:  # registered with the fake Slack: views.open takes it for 3 s
+            fields["trigger_id"] = self._trigger_id(user_id)
         return fields, key
 
     async def click(
@@ -140,6 +145,7 @@ class SlackDriver:
         channel_id: str = "C0MODS",
         text: str = "",
         element: str = "button",
+        trigger: bool = True,
     ) -> ClickResult:
         """Click a button: on a channel `message`, or inside a response_url reply (`response_key`,
         no message), which Slack shows as an ephemeral message. `element="overflow"` picks the
@@ -155,6 +161,7 @@ class SlackDriver:
             channel_id=channel_id,
             text=text,
             element=element,
+            trigger=trigger,
         )
         body = urlencode({"payload": json.dumps(payload)})
         status, answer = await self.post_signed(body, content_type=FORM)
@@ -173,6 +180,7 @@ class SlackDriver:
         channel_id: str = "C0MODS",
         text: str = "",
         element: str = "button",
+        trigger: bool = True,
     ) -> tuple[dict[str, Any], str]:
         """A block_actions payload as Slack sends it (button values come back exactly as posted),
         and the key of its response_url."""
@@ -198,7 +206,6 @@ class SlackDriver:
                 "channel_id": channel_id,
                 "is_ephemeral": ephemeral,
             },
-            "trigger_id": self._trigger_id(),
             "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
             "enterprise": None,
             "is_enterprise_install": False,
@@ -207,6 +214,8 @@ class SlackDriver:
             "response_url": response_url,
             "actions": [_action(element, action_id, block_id, value, text, now)],
         }
+        if trigger:
+            payload["trigger_id"] = self._trigger_id(user_id)
         if message is not None:
             # Slack leaves `message` out of payloads from ephemeral messages.
             payload["message"] = self._message_shape(message)
@@ -254,8 +263,93 @@ class SlackDriver:
             self._http = aiohttp.ClientSession()
         return self._http
 
-    def _trigger_id(self) -> str:
-        return f"{next(self._trigger_numbers)}.{int(time.time())}.{secrets.token_hex(16)}"
+    def _trigger_id(self, user_id: str | None = None) -> str:
+        """A new trigger_id, registered with the fake Slack (views.open takes it for 3 s)."""
+        trigger_id = f"{next(self._trigger_numbers)}.{int(time.time())}.{secrets.token_hex(16)}"
+        self.fake.register_trigger(trigger_id, user_id)
+        return trigger_id
+
+    # ---- modals ----------------------------------------------------------------------------
+
+    def _user_shape(self, user_id: str, user_name: str) -> dict[str, Any]:
+        return {"id": user_id, "username": user_name, "name": user_name, "team_id": self.team_id}
+
+    def _view_payload_shape(
+        self, opened: OpenedView, values: dict[str, dict[str, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """`view` as Slack sends it back in view_submission and block_suggestion payloads."""
+        return {
+            **opened.view,
+            "id": opened.id,
+            "team_id": self.team_id,
+            "state": {"values": values},
+            "hash": opened.hash,
+            "root_view_id": opened.id,
+            "previous_view_id": None,
+            "app_id": API_APP_ID,
+            "bot_id": self.fake.bot_id,
+        }
+
+    async def submit_view(
+        self,
+        view_id: str,
+        values: dict[str, dict[str, dict[str, Any]]],
+        *,
+        user_id: str,
+        user_name: str = "maria",
+    ) -> tuple[int, dict[str, Any] | None]:
+        """Press a modal's submit button: a signed view_submission whose
+        `view.state.values[block_id][action_id]` hold `values`. Returns the HTTP status and the
+        JSON answer (`{"response_action": "errors", ...}`), or None for an empty ack."""
+        opened = self.fake.view(view_id)
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "user": self._user_shape(user_id, user_name),
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": self._trigger_id(user_id),
+            "view": self._view_payload_shape(opened, values),
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        status, answer = await self.post_signed(body, content_type=FORM)
+        return status, _json_or_none(answer)
+
+    async def suggest(
+        self,
+        view_id: str,
+        *,
+        action_id: str,
+        block_id: str,
+        value: str,
+        user_id: str,
+        user_name: str = "maria",
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Type `value` into a modal's external select: a signed block_suggestion payload to the
+        options URL. Returns the HTTP status and the options callmod answered."""
+        opened = self.fake.view(view_id)
+        payload = {
+            "type": "block_suggestion",
+            "user": self._user_shape(user_id, user_name),
+            "container": {"type": "view", "view_id": view_id},
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "action_id": action_id,
+            "block_id": block_id,
+            "value": value,
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": self._view_payload_shape(opened, {}),
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        status, answer = await self.post_signed(body, content_type=FORM)
+        decoded = _json_or_none(answer) or {}
+        options = decoded.get("options")
+        return status, options if isinstance(options, list) else []
 
     def _message_shape(self, message: PostedMessage) -> dict[str, Any]:
         shaped: dict[str, Any] = {
@@ -284,6 +378,14 @@ def _action(
         action.update(text=label, value=value)
     action["action_ts"] = f"{now:.6f}"
     return action
+
+
+def _json_or_none(text: str) -> dict[str, Any] | None:
+    try:
+        decoded = json.loads(text) if text.strip() else None
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def slack_escape(text: str) -> str:

@@ -73,7 +73,7 @@ class LocalStack:
             ManualClock(clock.time(), autoadvance=True) if isinstance(clock, ManualClock) else clock
         )
         self.emulator = StreamEmulator(clock=clock)
-        self.slack = FakeSlack(bot_token=BOT_TOKEN)
+        self.slack = FakeSlack(bot_token=BOT_TOKEN, clock=clock)
         self.socket = FakeSocketMode(self.slack) if socket_mode else None
         self.socket_connection: SocketMode | None = None
         self._deadline = stream_deadline
@@ -168,12 +168,13 @@ class LocalStack:
         if self._database_dir is not None:
             self._database_dir.cleanup()
 
-    async def slash(self, line: str, who: Person = ADMIN) -> SlashResult:
-        """`/kick sara call-123` as `who`; returns once callmod has finished all its work."""
+    async def slash(self, line: str, who: Person = ADMIN, *, trigger: bool = True) -> SlashResult:
+        """`/kick sara call-123` as `who`; returns once callmod has finished all its work.
+        `trigger=False`: no trigger_id, so `/ban sara` is the typed ban, not the form."""
         assert self.driver is not None
         command, _, text = line.strip().partition(" ")
         result = await self.driver.slash(
-            command, text, user_id=who.user_id, user_name=who.user_name
+            command, text, user_id=who.user_id, user_name=who.user_name, trigger=trigger
         )
         await self.idle()
         return result

@@ -27,7 +27,7 @@ from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import REASON_SHOWN, counts_line, history_button
 from bot.slack import blocks
 from bot.slack.blocks import code, escape, truncate
-from bot.slack.poster import SlackPoster
+from bot.slack.poster import Metadata, SlackPoster, case_metadata
 from bot.stream.events import (
     ActionEvent,
     CallEnded,
@@ -186,15 +186,19 @@ class OutsideDesk:
             log.debug("%s is callmod's own action", event.type)
             return None
         actions = actions_of(event)
-        tickets = [await self._cases.record(_case(action)) for action in actions]
-        self.stats.actions += len(actions)
         if self._channel is None:
+            for action in actions:
+                await self._cases.record(_case(action))
+            self.stats.actions += len(actions)
             return None
         batch = self._batch_for(actions[0].call_cid or USER_EVENTS, self._channel)
-        for action, ticket in zip(actions, tickets, strict=True):
-            batch.items.append(_Item(action, ticket))
-            batch.counts[action.kind] += 1
-        batch.message.changed()
+        with batch.message.preparing():
+            tickets = [await self._cases.record(_case(action)) for action in actions]
+            self.stats.actions += len(actions)
+            for action, ticket in zip(actions, tickets, strict=True):
+                batch.items.append(_Item(action, ticket))
+                batch.counts[action.kind] += 1
+            batch.message.changed()
         return batch
 
     def _batch_for(self, key: str, channel: str) -> _Batch:
@@ -205,7 +209,13 @@ class OutsideDesk:
                 self._open = {
                     k: b for k, b in self._open.items() if now - b.opened_at < BATCH_WINDOW
                 }
-            new = _Batch(key, now, CoalescedMessage(self._poster, channel, lambda: render(new)))
+            new = _Batch(
+                key,
+                now,
+                CoalescedMessage(
+                    self._poster, channel, lambda: render(new), lambda: _metadata(new)
+                ),
+            )
             batch = self._open[key] = new
         return batch
 
@@ -224,6 +234,19 @@ class OutsideDesk:
         """(posted, edited) over the open batches: for tests and benchmarks."""
         batches = list(self._open.values())
         return sum(b.message.posts for b in batches), sum(b.message.edits for b in batches)
+
+
+def _metadata(batch: _Batch) -> Metadata:
+    """The `callmod_case` metadata of a batch's message: the user, call and case each when the
+    message is about one of them."""
+    users = {item.action.target for item in batch.items}
+    calls = {item.action.call_cid for item in batch.items}
+    numbers = [n for item in batch.items for n in item.ticket.numbers]
+    return case_metadata(
+        user_id=users.pop() if len(users) == 1 else None,
+        call_cid=calls.pop() if len(calls) == 1 else None,
+        case_number=numbers[0] if len(numbers) == 1 and len(batch.items) == 1 else None,
+    )
 
 
 def _case(action: OutsideAction) -> NewCase:

@@ -27,7 +27,7 @@ from bot.core.registry import ButtonAction
 from bot.moderation.history.render import history_button
 from bot.slack import blocks
 from bot.slack.blocks import Button, code, date_token, escape, mention
-from bot.slack.poster import SlackPoster, SlackPostError
+from bot.slack.poster import SlackPoster, SlackPostError, case_metadata
 from bot.stream import CallRef, Permission, StreamAPIError
 from bot.stream.events import PermissionRequest
 from bot.util.clock import Clock
@@ -223,11 +223,17 @@ class PermissionDesk:
             self._expire_due(batch)
             version = batch.version
             text, rendered = render(batch, self._max_age)
+            users = {record.user_id for record in batch.requests}
+            metadata = case_metadata(
+                user_id=users.pop() if len(users) == 1 else None, call_cid=batch.call.cid
+            )
             if batch.ts is None:
-                batch.ts = await self._poster.post(batch.channel, text, rendered)
+                batch.ts = await self._poster.post(batch.channel, text, rendered, metadata=metadata)
                 self.stats.messages_posted += 1
             else:
-                await self._poster.update(batch.channel, batch.ts, text, rendered)
+                await self._poster.update(
+                    batch.channel, batch.ts, text, rendered, metadata=metadata
+                )
                 self.stats.messages_updated += 1
             batch.shown = version
 

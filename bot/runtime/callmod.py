@@ -21,6 +21,7 @@ from tenacity import (
 from bot.cases import CaseStore, CaseStoreError
 from bot.core.dispatch import Dispatcher, Services
 from bot.core.model import MessageRef
+from bot.core.presets import presets_of
 from bot.core.roles import RoleResolver
 from bot.moderation.bans.book import BanBook
 from bot.moderation.echoes import EchoBook
@@ -43,7 +44,7 @@ from bot.runtime.server import build_web_app
 from bot.settings import ConfigError, Settings
 from bot.slack.bolt import Listeners, build_bolt_app
 from bot.slack.channels import is_channel_id
-from bot.slack.poster import SlackPoster, SlackPostError, slack_client
+from bot.slack.poster import Metadata, SlackPoster, SlackPostError, slack_client
 from bot.slack.replies import ReplySender
 from bot.stream import StreamAPIError, StreamClient
 from bot.stream.events import (
@@ -87,6 +88,7 @@ class Callmod:
         for channel in (settings.mod_log_channel, settings.requests_channel):
             if channel is not None and not is_channel_id(channel):
                 raise ValueError(f"{channel!r} is a channel name: resolve_channels() it first")
+        presets_of(settings)  # a bad MOD_REASON_PRESETS file is a ConfigError before anything
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
@@ -302,11 +304,13 @@ class Callmod:
         )
         return readiness
 
-    async def _audit(self, text: str, blocks: list[dict[str, Any]]) -> MessageRef | None:
+    async def _audit(
+        self, text: str, blocks: list[dict[str, Any]], *, metadata: Metadata | None = None
+    ) -> MessageRef | None:
         channel = self.settings.mod_log_channel
         if channel is None:
             return None
-        ts = await self.poster.try_post(channel, text, blocks)
+        ts = await self.poster.try_post(channel, text, blocks, metadata=metadata)
         return MessageRef(channel, ts) if ts is not None else None
 
     async def on_webhook(self, delivery: Delivery) -> None:

@@ -24,8 +24,10 @@ from bot.core.dispatch import (
     Dispatcher,
 )
 from bot.core.model import Reply
+from bot.core.undo import UNDO_ACTION
 from bot.runtime.metrics import Metrics
 from bot.slack import blocks
+from bot.slack.forms import BAN_BUTTON, BAN_FORM, USER_ACTION, Forms, Submission
 from bot.slack.replies import ReplySender
 from bot.util.inflight import InFlight
 from bot.util.request_ids import new_request_id
@@ -46,6 +48,9 @@ class Answer:
 
 Payload = dict[str, Any]
 Work = Callable[[Payload], Awaitable[Answer]]
+# Work that must happen right after the ack, ahead of the post-ack limit (views.open: the
+# trigger_id lives 3 s). None: not for it, go on with `Work`; an Answer: done (no text, no reply).
+Fast = Callable[[Payload], Awaitable[Answer | None]]
 Listener = Callable[..., Awaitable[None]]
 
 
@@ -57,7 +62,7 @@ class Listeners:
         self._metrics = metrics
         self._replies = replies
 
-    def wrap(self, name: str, work: Work) -> Listener:
+    def wrap(self, name: str, work: Work, fast: Fast | None = None) -> Listener:
         """`name` is `/kick` for a slash command, the action id for a button; metrics count it
         without the slash."""
         inflight, metrics, replies = self._inflight, self._metrics, self._replies
@@ -67,6 +72,8 @@ class Listeners:
             # Tracked from before the ack, so "the HTTP ack arrived" implies "the work is counted".
             async with inflight.track():
                 await ack()
+                if fast is not None and await self._fast(name, fast, body):
+                    return
                 async with inflight.slot():
                     started = time.perf_counter()
                     new_request_id()
@@ -88,6 +95,71 @@ class Listeners:
         listener.__name__ = f"listener_{label}"
         return listener
 
+    async def _fast(self, name: str, fast: Fast, body: Payload) -> bool:
+        """Run `fast` outside the post-ack limit; True when it answered the request."""
+        started = time.perf_counter()
+        new_request_id()
+        try:
+            answer = await fast(body)
+        except Exception:
+            log.exception("fast path of %s failed; the usual path answers", name)
+            return False
+        if answer is None:
+            return False
+        label = name.removeprefix("/")
+        if answer.reply.text:
+            await self._replies.send(
+                str(body.get("response_url") or ""),
+                answer.reply,
+                replace_original=answer.replace_original,
+            )
+        self._metrics.commands.labels(label, answer.reply.outcome).inc()
+        self._metrics.command_seconds.labels(label).observe(time.perf_counter() - started)
+        return True
+
+    def form(self, forms: Forms) -> Listener:
+        """A ban form's view_submission: checked and answered within Slack's 3 s (field errors
+        stay in the form), then run after the ack within the post-ack limit."""
+        inflight, metrics = self._inflight, self._metrics
+
+        async def listener(ack: Any, body: Payload) -> None:
+            async with inflight.track():
+                new_request_id()
+                try:
+                    checked = await forms.check_ban(body)
+                except Exception:
+                    ref = secrets.token_hex(4)
+                    log.exception("ban form check failed (ref %s)", ref)
+                    await ack(
+                        response_action="errors",
+                        errors={"user": f"callmod hit an internal error (ref {ref}); try again."},
+                    )
+                    metrics.commands.labels("ban_form", "error").inc()
+                    return
+                if not isinstance(checked, Submission):
+                    await ack(response_action="errors", errors=checked)
+                    metrics.commands.labels("ban_form", "invalid").inc()
+                    return
+                await ack()
+                async with inflight.slot():
+                    started = time.perf_counter()
+                    log.info("ban form from %s", checked.actor.user_id)
+                    try:
+                        reply = await forms.run(checked)
+                        outcome = reply.outcome
+                    except Exception:
+                        ref = secrets.token_hex(4)
+                        log.exception("ban form failed (ref %s)", ref)
+                        error = Reply(INTERNAL_ERROR.format(ref=ref), outcome="error")
+                        await forms.tell(checked.actor.user_id, checked.channel_id, error)
+                        outcome = "error"
+                    metrics.commands.labels("ban_form", outcome).inc()
+                    metrics.command_seconds.labels("ban_form").observe(
+                        time.perf_counter() - started
+                    )
+
+        return listener
+
 
 def build_bolt_app(
     *,
@@ -99,8 +171,10 @@ def build_bolt_app(
     names.check_prefix(dispatcher.prefix, (command.name for command in dispatcher.registry))
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
+    forms = Forms(dispatcher, client)
     for name in [*(command.name for command in dispatcher.registry), names.MOD]:
-        listener = listeners.wrap(f"/{name}", _slash(name, dispatcher))
+        opener = _open_ban_form(forms) if name == "ban" else None
+        listener = listeners.wrap(f"/{name}", _slash(name, dispatcher), opener)
         # With MOD_COMMAND_PREFIX both names are answered: Slack sends only the names the
         # manifest declares, and a switch of manifest and setting need not happen at once.
         for slash in dict.fromkeys([f"/{name}", names.slash(name, dispatcher.prefix)]):
@@ -109,8 +183,14 @@ def build_bolt_app(
     app.action(CANCEL_ACTION)(listeners.wrap(CANCEL_ACTION, _cancel(dispatcher)))
     # Buttons and overflow-menu options carrying a command line (the roster's row menus).
     app.action(COMMAND_ACTIONS)(listeners.wrap(COMMAND_ACTION, _run_line(dispatcher)))
-    for action_id in dispatcher.registry.buttons:
-        app.action(action_id)(listeners.wrap(action_id, _button(action_id, dispatcher)))
+    for action_id in [*dispatcher.registry.buttons, UNDO_ACTION]:
+        opener = _ban_button_form(forms) if action_id == BAN_BUTTON else None
+        app.action(action_id)(listeners.wrap(action_id, _button(action_id, dispatcher), opener))
+    app.view(BAN_FORM)(listeners.form(forms))
+
+    @app.options(USER_ACTION)
+    async def user_options(ack: Any, body: Payload) -> None:
+        await ack(options=await forms.user_options(body))
 
     @app.error
     async def on_error(error: Exception) -> None:
@@ -132,6 +212,52 @@ def _slash(name: str, dispatcher: Dispatcher) -> Work:
         return Answer(reply)
 
     return work
+
+
+def _open_ban_form(forms: Forms) -> Fast:
+    """`/ban` with nothing or only a user, and a trigger_id: the form instead of the usage."""
+
+    async def fast(body: Payload) -> Answer | None:
+        opens, target = forms.prefill_of(blocks.unescape(str(body.get("text") or "")))
+        trigger_id = str(body.get("trigger_id") or "")
+        if not opens or not trigger_id:
+            return None
+        reply = await forms.open_ban(
+            trigger_id,
+            user_id=str(body.get("user_id", "")),
+            user_name=str(body.get("user_name") or body.get("user_id", "")),
+            channel_id=str(body.get("channel_id") or "") or None,
+            target=target,
+            again=str(body.get("command") or "/ban"),
+        )
+        return None if reply is None else Answer(reply)
+
+    return fast
+
+
+def _ban_button_form(forms: Forms) -> Fast:
+    """Ban… with a trigger_id: the form pre-filled with the row's user (the call plays no part
+    in a ban); without one, or for someone without the role, its duration buttons."""
+
+    async def fast(body: Payload) -> Answer | None:
+        trigger_id = str(body.get("trigger_id") or "")
+        opens, target = forms.prefill_of(_action_value(body))
+        if not trigger_id or not opens or target is None:
+            return None
+        user = body.get("user") or {}
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        reply = await forms.open_ban(
+            trigger_id,
+            user_id=str(user.get("id", "")),
+            user_name=_user_name(user),
+            channel_id=str(channel) if channel else None,
+            target=target,
+            again="Ban…",
+        )
+        return None if reply is None else Answer(reply)
+
+    return fast
 
 
 def _confirm(dispatcher: Dispatcher) -> Work:

@@ -52,6 +52,9 @@ def manifest(
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:
         interactivity["request_url"] = url
+        # External selects in forms (the ban form's user picker) load options from here;
+        # Bolt answers block_suggestion payloads on the same endpoint.
+        interactivity["message_menu_options_url"] = url
     return {
         "display_information": {
             "name": "callmod",

@@ -50,6 +50,27 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+# Message metadata (https://docs.slack.dev/messaging/message-metadata): every message callmod
+# posts says whom, which call and which case it is about, for shortcuts and other tools.
+METADATA_EVENT = "callmod_case"
+Metadata = dict[str, Any]
+
+
+def case_metadata(
+    user_id: str | None = None, call_cid: str | None = None, case_number: int | None = None
+) -> Metadata:
+    """`{"event_type": "callmod_case", "event_payload": {...}}` with the keys that are known
+    (Slack takes strings, numbers and booleans as payload values; unknown keys are left out)."""
+    payload: dict[str, str | int] = {}
+    if user_id:
+        payload["user_id"] = user_id
+    if call_cid:
+        payload["call_cid"] = call_cid
+    if case_number is not None:
+        payload["case_number"] = case_number
+    return {"event_type": METADATA_EVENT, "event_payload": payload}
+
+
 class SlackPostError(Exception):
     def __init__(self, message: str, error: str | None = None) -> None:
         super().__init__(message)
@@ -70,12 +91,22 @@ class SlackPoster:
             await self.before_send()
 
     async def post(
-        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        metadata: Metadata | None = None,
     ) -> str:
         await self._wait_turn()
         try:
             response = await self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=metadata or case_metadata(),
             )
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
@@ -85,11 +116,20 @@ class SlackPoster:
         return str(response.get("ts"))
 
     async def update(
-        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        metadata: Metadata | None = None,
     ) -> None:
+        """Without `metadata` the message keeps the metadata it was posted with."""
         await self._wait_turn()
         try:
-            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=text, blocks=blocks or [], metadata=metadata
+            )
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             raise SlackPostError(f"chat.update failed: {error}", error) from exc
@@ -97,10 +137,15 @@ class SlackPoster:
             raise SlackPostError(f"chat.update failed: {type(exc).__name__}") from exc
 
     async def try_post(
-        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        metadata: Metadata | None = None,
     ) -> str | None:
         try:
-            return await self.post(channel, text, blocks)
+            return await self.post(channel, text, blocks, metadata=metadata)
         except SlackPostError as exc:
             log.warning("could not post to %s: %s", channel, exc)
             return None

@@ -565,6 +565,36 @@ class StreamClient:
             self._skipped(ctx.operation, 0, entry)
         return next((user for user in users if user.id == user_id), None)
 
+    async def query_users(self, prefix: str, *, limit: int = 100) -> list[StreamUser]:
+        """Users whose id or name starts with `prefix` (Stream's `$autocomplete`), ids first,
+        at most `limit`: for the user pickers of callmod's forms."""
+        prefix = prefix.strip()
+        if not prefix:
+            return []
+        found: dict[str, StreamUser] = {}
+        for field in ("id", "name"):
+            payload = {
+                "filter_conditions": {field: {"$autocomplete": prefix}},
+                "limit": limit,
+            }
+            ctx = RequestContext("query_users", writes=False)
+            answer = await self._send(
+                _Request(
+                    "GET",
+                    "/api/v2/users",
+                    ctx,
+                    params={"payload": json.dumps(payload, separators=(",", ":"))},
+                )
+            )
+            users, skipped = read_entries(
+                self._list(ctx, answer, "users"), user_from_json, USER_NAMES
+            )
+            for entry in skipped:
+                self._skipped(ctx.operation, 0, entry)
+            for user in users:
+                found.setdefault(user.id, user)
+        return list(found.values())[:limit]
+
     async def update_user(
         self,
         user_id: str,

@@ -45,6 +45,8 @@ class LiveCall:
     ended_at: datetime | None
     participant_count: int
     blocked_user_ids: tuple[str, ...]
+    # The call's screen-sharing setting: "on", "off", "request", or None when Stream left it out.
+    screenshare_mode: str | None = None
 
     @property
     def cid(self) -> str:
@@ -99,6 +101,12 @@ def _ids(value: object) -> tuple[str, ...]:
     return tuple(item for item in value if isinstance(item, str) and item)
 
 
+# A flag Stream may leave out or send as something else: unknown rather than unreadable.
+_OptionalFlag = Annotated[
+    bool | None, BeforeValidator(lambda v: v if isinstance(v, bool) else None)
+]
+
+
 class _Session(BaseModel):
     id: _OptionalText = None
     started_at: StreamTime | None = None
@@ -125,6 +133,20 @@ class _CallAnswer(BaseModel):
     ended_at: StreamTime | None = None
     blocked_user_ids: Annotated[tuple[str, ...], BeforeValidator(_ids)] = ()
     session: _Session | None = None
+    screenshare_enabled: _OptionalFlag = Field(
+        None, validation_alias=AliasPath("settings", "screensharing", "enabled")
+    )
+    screenshare_by_request: _OptionalFlag = Field(
+        None, validation_alias=AliasPath("settings", "screensharing", "access_request_enabled")
+    )
+
+    @property
+    def screenshare_mode(self) -> str | None:
+        if self.screenshare_enabled is None:
+            return None
+        if not self.screenshare_enabled:
+            return "off"
+        return "request" if self.screenshare_by_request else "on"
 
     def live_call(self) -> LiveCall:
         session = self.session
@@ -137,6 +159,7 @@ class _CallAnswer(BaseModel):
             ended_at=self.ended_at,
             participant_count=session.count if session and session.ended_at is None else 0,
             blocked_user_ids=self.blocked_user_ids,
+            screenshare_mode=self.screenshare_mode,
         )
 
 

@@ -96,9 +96,12 @@ def _collect(stack: LocalStack, result: SlashResult | ClickResult, since: Mark) 
     )
 
 
-async def slash(stack: LocalStack, line: str, who: Person = ADMIN) -> Outcome:
+async def slash(
+    stack: LocalStack, line: str, who: Person = ADMIN, *, trigger: bool = True
+) -> Outcome:
+    """`trigger=False`: without a trigger_id (`/ban sara` bans rather than opening the form)."""
     since = mark(stack)
-    result = await stack.slash(line, who)
+    result = await stack.slash(line, who, trigger=trigger)
     return _collect(stack, result, since)
 
 
@@ -128,6 +131,7 @@ async def click(
     response_key: str | None = None,
     message: PostedMessage | None = None,
     element: str = "button",
+    trigger: bool = True,
 ) -> Outcome:
     """Click a button (inside an ephemeral reply when `response_key`, on a channel `message`
     otherwise), or with `element="overflow"` pick the option `value` of an overflow menu, and
@@ -142,6 +146,7 @@ async def click(
         response_key=response_key,
         message=message,
         element=element,
+        trigger=trigger,
     )
     await stack.idle()
     return _collect(stack, result, since)

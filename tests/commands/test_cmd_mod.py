@@ -98,7 +98,8 @@ async def test_mod_muteall_still_asks_first(stack: LocalStack) -> None:
 async def test_mod_bad_input_shows_the_commands_usage(stack: LocalStack) -> None:
     out = await slash(stack, "/mod kick sara", MODERATOR)
     assert out.reply == (
-        ":warning: some arguments are missing.\nUsage: `/kick &lt;user&gt; &lt;call&gt; [--block]`"
+        ":warning: some arguments are missing.\n"
+        "Usage: `/kick &lt;user&gt; &lt;call&gt; [reason…] [--block]`"
     )
     assert out.writes == []
 
@@ -121,7 +122,7 @@ async def test_mod_help_for_a_moderator_lists_only_their_commands(
     assert out.reply.startswith("*callmod commands for a moderator*")
     assert sorted(_listed(out.reply)) == sorted(MODERATOR_COMMANDS)
     # the usage is shown escaped, so `<user>` does not turn into a broken Slack link
-    assert "`/kick &lt;user&gt; &lt;call&gt; [--block]` — " in out.reply
+    assert "`/kick &lt;user&gt; &lt;call&gt; [reason…] [--block]` — " in out.reply
 
 
 async def test_mod_help_for_an_outsider_lists_nothing(stack: LocalStack) -> None:

@@ -53,7 +53,7 @@ async def test_mod_help_lists_the_prefixed_names(prefixed: LocalStack) -> None:
 
     listed = [line for line in out.reply.splitlines() if line.startswith("`/")]
     assert listed and all(line.startswith("`/cm-") for line in listed)
-    assert "`/cm-kick &lt;user&gt; &lt;call&gt; [--block]` — " in out.reply
+    assert "`/cm-kick &lt;user&gt; &lt;call&gt; [reason…] [--block]` — " in out.reply
     assert "Every command also works as `/mod &lt;command&gt; …`." in out.reply
 
 
@@ -63,7 +63,7 @@ async def test_usage_and_denials_name_the_prefixed_command(prefixed: LocalStack)
 
     assert usage.reply == (
         ":warning: some arguments are missing.\n"
-        "Usage: `/cm-kick &lt;user&gt; &lt;call&gt; [--block]`"
+        "Usage: `/cm-kick &lt;user&gt; &lt;call&gt; [reason…] [--block]`"
     )
     assert denied.reply.startswith(":lock: You need the *admin* role to use `/cm-muteall`")
 
@@ -78,7 +78,7 @@ async def test_confirmations_work_under_the_prefixed_name(prefixed: LocalStack) 
 async def test_without_a_prefix_help_lists_the_plain_names(stack: LocalStack) -> None:
     out = await slash(stack, "/mod help", MODERATOR)
 
-    assert "`/kick &lt;user&gt; &lt;call&gt; [--block]` — " in out.reply
+    assert "`/kick &lt;user&gt; &lt;call&gt; [reason…] [--block]` — " in out.reply
     assert "/cm-" not in out.reply
 
 

@@ -185,8 +185,12 @@ async def test_stream_failing_for_one_part_still_shows_the_rest(stack: LocalStac
 async def test_ban_choices_follow_the_clickers_role(stack: LocalStack) -> None:
     card = await slash(stack, "/user sara", MODERATOR)
 
-    as_moderator = await click(stack, BAN_CHOICES_ACTION, "sara", MODERATOR, response_key=card.key)
-    as_admin = await click(stack, BAN_CHOICES_ACTION, "sara", ADMIN, response_key=card.key)
+    as_moderator = await click(
+        stack, BAN_CHOICES_ACTION, "sara", MODERATOR, response_key=card.key, trigger=False
+    )
+    as_admin = await click(
+        stack, BAN_CHOICES_ACTION, "sara", ADMIN, response_key=card.key, trigger=False
+    )
 
     up_to_a_day = {"30m", "1h", "6h", "24h", "1d", "15m", "12h"}
     lines = [f"ban sara {length}".rstrip() for _, length in BAN_LENGTHS]
@@ -200,7 +204,9 @@ async def test_ban_choices_follow_the_clickers_role(stack: LocalStack) -> None:
 
 async def test_a_ban_choice_runs_ban_as_the_clicker(stack: LocalStack) -> None:
     card = await slash(stack, "/user sara", MODERATOR)
-    choices = await click(stack, BAN_CHOICES_ACTION, "sara", MODERATOR, response_key=card.key)
+    choices = await click(
+        stack, BAN_CHOICES_ACTION, "sara", MODERATOR, response_key=card.key, trigger=False
+    )
 
     done = await run_line(stack, "ban sara 1h", MODERATOR, choices)
 
@@ -213,7 +219,9 @@ async def test_a_ban_choice_runs_ban_as_the_clicker(stack: LocalStack) -> None:
 
 async def test_a_longer_ban_choice_clicked_by_a_moderator_is_denied(stack: LocalStack) -> None:
     card = await slash(stack, "/user sara", ADMIN)
-    choices = await click(stack, BAN_CHOICES_ACTION, "sara", ADMIN, response_key=card.key)
+    choices = await click(
+        stack, BAN_CHOICES_ACTION, "sara", ADMIN, response_key=card.key, trigger=False
+    )
 
     out = await run_line(stack, "ban sara", MODERATOR, choices)
 

@@ -73,6 +73,12 @@ VALID: list[tuple[str, Any]] = [
         {"user": "john", "call": CallRef("livestream", "call-123")},
     ),
     ("/unblock sara call-123", {"user": "sara", "call": CALL}),
+    # /kick and /block: an optional reason after the call (flags anywhere)
+    ("/kick sara call-123", {"reason": None, "preset": None}),
+    ("/kick sara call-123 spamming  the chat", {"reason": "spamming the chat", "block": False}),
+    ("/kick sara call-123 spamming --block", {"reason": "spamming", "block": True}),
+    ("/block sara call-123 rude again", {"user": "sara", "call": CALL, "reason": "rude again"}),
+    ("/block sara call-123 a&b <3", {"reason": "a&b <3"}),
     # /mute: users, deduplicated in order; tracks in order, default audio, `all` wins
     ("/mute sara call-123", {"users": ("sara",), "call": CALL, "tracks": ("audio",)}),
     ("/mute sara,john,@alice,sara call-123 video", {"users": ("sara", "john", "alice")}),
@@ -248,9 +254,12 @@ INVALID: list[tuple[str, str]] = [
     ("/userunblock", "some arguments are missing"),
     ("/blocked", "some arguments are missing"),
     # extra arguments
-    ("/kick sara call-123 now", "unexpected extra words: `now`"),
-    ("/kick sa ra call-123", "unexpected extra words: `call-123`"),
-    ("/block sara call-123 x y", "unexpected extra words: `x y`"),
+    # /kick and /block take a trailing reason (below); /unblock takes none
+    ("/unblock sara call-123 now", "unexpected extra words: `now`"),
+    ("/unblock sa ra call-123", "unexpected extra words: `call-123`"),
+    ("/unblock sara call-123 x y", "unexpected extra words: `x y`"),
+    ("/kick sara call-123 " + "r" * 501, "the reason is longer than 500 characters"),
+    ("/block sara call-123 #nope", "`#nope` is not a reason preset (known: none are configured)"),
     ("/unblock sara call-123 again", "unexpected extra words: `again`"),
     ("/screenshare call-123 on please", "unexpected extra words: `please`"),
     ("/unban sara john", "unexpected extra words: `john`"),

@@ -70,7 +70,9 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     stream = StubStream()
     audit: list[str] = []
 
-    async def record(line: str, _blocks: list[dict[str, Any]]) -> MessageRef | None:
+    async def record(
+        line: str, _blocks: list[dict[str, Any]], *, metadata: object = None
+    ) -> MessageRef | None:
         audit.append(line)
         return MessageRef("C0MODLOG", f"{len(audit)}.000000")
 

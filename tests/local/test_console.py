@@ -13,11 +13,11 @@ SCRIPT = """\
 /kick sara call-123
 /ban bob 30m spamming <!channel>
 :advance 31m
---as moderator /ban alice
+--as moderator /ban alice spamming
 /muteall call-123
 --as admin
 /muteall call-123
-click 6
+click 7
 bogus
 :call
 """
@@ -32,7 +32,8 @@ async def test_a_script_reproduces_kick_ban_and_expiry() -> None:
     assert "[#mod-log] :hourglass: The ban of `bob` has expired." in text
     assert "You need the *admin* role to ban `alice` permanently" in text
     assert "(typing as @maria, U0ADMIN01)" in text
-    assert "[5] Confirm  [6] Cancel" in text
+    assert "[4] Undo" in text  # the ban's reply
+    assert "[6] Confirm  [7] Cancel" in text
     assert "Cancelled; nothing was changed." in text
     assert "Not a command. Type `help`." in text
     # The Cancel click left the call unmuted; the kick took sara out.
@@ -55,6 +56,34 @@ def test_make_demo_entry_point_reads_a_script_from_stdin(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert "`sara` was kicked from `default:call-123`" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+async def test_the_ban_form_opens_fills_and_submits() -> None:
+    script = """\
+--as moderator
+/ban
+:form user=sa?
+:form user=nobody duration=2h reason="spam in chat"
+submit
+:form user=sara duration=1w
+submit
+:form duration=2h
+submit
+submit
+"""
+    out = io.StringIO()
+    assert await run_console(stdin=io.StringIO(script), out=out) == 0
+    text = out.getvalue()
+    assert "[form] *Ban a user*" in text
+    assert "duration: Length = 1h   one of: 30m 1h 2h 6h 12h 1d" in text
+    assert "(users matching 'sa': Sara (sara))" in text
+    assert "[form] user: Stream has no user 'nobody'; choose one from the list." in text
+    assert "[form] duration: You need the admin role to ban for 7 days" in text
+    assert "(the form closed)" in text
+    assert "[only you] :hammer: `sara` is banned for 2h" in text
+    assert "[#mod-log] :hammer: `sara` was banned by @tom for 2h" in text
+    assert "no form is open: /ban opens one" in text
+    assert "Traceback" not in text
 
 
 async def test_join_and_leave_change_the_call_and_reach_callmod() -> None:

@@ -33,7 +33,9 @@ async def test_roster_rows_and_a_menu_pick() -> None:
     text = out.getvalue()
     assert "[#mod-log] @maria · mute video of `sara` in `default:call-123` · " in text
     assert "[only you] :mute: Muted video of `sara` in `default:call-123`." in text
-    assert "Ban `bob` from every call for how long?" in text
+    # Ban… opens the ban form pre-filled with bob (its length buttons are the fallback when a
+    # click carries no trigger_id).
+    assert "[form] *Ban a user*" in text and "user: User = bob" in text
     assert "muted: {'sara': ['video']}" in text
 
 

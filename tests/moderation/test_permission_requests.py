@@ -479,3 +479,19 @@ async def test_a_burst_of_200_requests_is_coalesced(stack: LocalStack) -> None:
     await stack.idle()
     assert "send-audio" in held(stack, "user150")
     assert request_blocks(holder, "user149")[1]["type"] == "actions"
+
+
+async def test_the_request_message_carries_callmod_case_metadata(stack: LocalStack) -> None:
+    """Issue 14, point 3: the user and call, for shortcuts and other tools."""
+    await request(stack, "john", "send-audio")
+    [message] = request_messages(stack)
+    assert message.metadata == {
+        "event_type": "callmod_case",
+        "event_payload": {"user_id": "john", "call_cid": "default:call-123"},
+    }
+    await request(stack, "sara", "send-video")
+    [message] = request_messages(stack)  # the same message lists both: the call only
+    assert message.metadata == {
+        "event_type": "callmod_case",
+        "event_payload": {"call_cid": "default:call-123"},
+    }

@@ -100,3 +100,23 @@ async def test_serve_refuses_a_host_it_cannot_listen_on(
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(says), line
+
+
+async def test_serve_refuses_a_bad_reason_presets_file(slack: FakeSlack, tmp_path: Path) -> None:
+    presets = tmp_path / "presets.yaml"
+    presets.write_text("- key: spam\n  label: Spam\n  reason: Spamming\n  min_role: owner\n")
+    done = await run_serve(slack_config(slack, MOD_REASON_PRESETS=str(presets)), tmp_path)
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"callmod: MOD_REASON_PRESETS: preset 1 in {presets} (min_role): "
+        "min_role 'owner' must be moderator or admin"
+    )
+    assert not slack.calls, "nothing should be asked of Slack before the presets are read"
+
+    done = await run_serve(
+        slack_config(slack, MOD_REASON_PRESETS=str(tmp_path / "none.json")), tmp_path
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith("callmod: MOD_REASON_PRESETS: cannot read ")
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -52,7 +52,7 @@ from bot.moderation.bans.render import (
 from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import earlier_text
 from bot.slack.blocks import code
-from bot.slack.poster import SlackPoster, SlackPostError
+from bot.slack.poster import Metadata, SlackPoster, SlackPostError, case_metadata
 from bot.stream import Ban, StreamAPIError, StreamClient
 from bot.stream.events import UserBanned, UserUnbanned
 from bot.util.clock import Clock
@@ -494,9 +494,11 @@ class BanBook:
             return False
         text, message = notification(record)
         if raise_on_failure:
-            ts = await self._poster.post(self._channel, text, message)
+            ts = await self._poster.post(self._channel, text, message, metadata=_metadata(record))
         else:
-            maybe_ts = await self._poster.try_post(self._channel, text, message)
+            maybe_ts = await self._poster.try_post(
+                self._channel, text, message, metadata=_metadata(record)
+            )
             if maybe_ts is None:
                 return False
             ts = maybe_ts
@@ -528,7 +530,7 @@ class BanBook:
             if not error.permanent or self._channel is None:
                 raise
             log.warning("ban notification %s cannot be edited (%s)", record.message_ts, error)
-            await self._poster.post(self._channel, line)
+            await self._poster.post(self._channel, line, metadata=_metadata(record))
             return False
         return record.message_ts is not None
 
@@ -576,7 +578,12 @@ class BanBook:
                 record.line_posted = True  # the fresh line said it all
             record.message_closed = True
         if self._channel is not None and not record.line_posted:
-            ts = await self._poster.post(self._channel, expiry_line(record, expired_at))
+            expiry = case_metadata(
+                user_id=record.user_id, case_number=case.numbers[0] if case.numbers else None
+            )
+            ts = await self._poster.post(
+                self._channel, expiry_line(record, expired_at), metadata=expiry
+            )
             record.line_posted = True
             await self._cases.link(case, MessageRef(self._channel, ts), MessagePurpose.AUDIT)
 
@@ -599,19 +606,29 @@ class BanBook:
         if record.channel is None or record.message_ts is None:
             return
         text, message = notification(record)
-        await self._poster.update(record.channel, record.message_ts, text, message)
+        await self._poster.update(
+            record.channel, record.message_ts, text, message, metadata=_metadata(record)
+        )
 
     async def _safe_update(self, record: BanRecord) -> bool:
         if record.channel is None or record.message_ts is None:
             return False
         text, message = notification(record)
-        return await self._safe_send_update(record.channel, record.message_ts, text, message)
+        return await self._safe_send_update(
+            record.channel, record.message_ts, text, message, metadata=_metadata(record)
+        )
 
     async def _safe_send_update(
-        self, channel: str, ts: str, text: str, message: list[dict[str, Any]]
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        message: list[dict[str, Any]],
+        *,
+        metadata: Metadata | None = None,
     ) -> bool:
         try:
-            await self._poster.update(channel, ts, text, message)
+            await self._poster.update(channel, ts, text, message, metadata=metadata)
         except Exception as exc:
             log.warning("could not update the ban notification %s: %s", ts, exc)
             return False
@@ -812,3 +829,8 @@ class BanBook:
                 self._lifted_unseen[user_id] = record
         self.rehydrated.set()
         log.info("rebuilt %d bans from Stream; %d lapsed while offline", count, lapsed)
+
+
+def _metadata(record: BanRecord) -> Metadata:
+    """The `callmod_case` metadata of a ban's messages: the user and, when known, the case."""
+    return case_metadata(user_id=record.user_id, case_number=record.case_number)

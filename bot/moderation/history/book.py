@@ -33,7 +33,7 @@ from bot.cases import (
     Source,
 )
 from bot.core.model import Actor, MessageRef, Plan
-from bot.moderation.history.render import audit_message
+from bot.moderation.history.render import UNDONE_BY, audit_message
 from bot.slack.poster import SlackPoster, SlackPostError
 from bot.util.clock import Clock
 
@@ -178,21 +178,56 @@ class CaseBook:
     async def _link(self, number: int, message: MessageRef, purpose: MessagePurpose) -> None:
         await self.store.link_message(number, message.channel_id, message.ts, purpose)
 
+    async def mark_undone(self, originals: tuple[int, ...], undo: Ticket, actor: Actor) -> None:
+        """Link an Undo's case(s) to the cases it reversed, a note on each naming the other, and
+        edit the originals' audit lines to say so. Best effort: the undo itself already
+        happened, so a store or Slack failure is logged, never raised."""
+        author = case_actor(actor)
+        for number in originals:
+            for undone_by in undo.numbers:
+                await self._note(number, author, f"{UNDONE_BY}{undone_by}")
+                await self._note(undone_by, author, f"Undoes #{number}")
+            try:
+                case = await self.store.get(number)
+            except CaseStoreError as error:
+                log.warning("could not read case #%s to mark it undone: %s", number, error)
+                continue
+            if case is not None:
+                await self.edit_audit_lines(case)
+
+    async def _note(self, number: int, author: CaseActor, text: str) -> None:
+        try:
+            await self.store.add_note(number, author, text)
+        except CaseStoreError as error:
+            log.warning("could not note %r on case #%s: %s", text, number, error)
+
+    async def edit_audit_lines(self, case: Case) -> tuple[int, int]:
+        """Re-render the audit lines that announced `case`; (edited, failed)."""
+        edited = failed = 0
+        if self._poster is None:
+            return edited, failed
+        for message in case.messages:
+            if message.purpose is not MessagePurpose.AUDIT:
+                continue
+            text, rendered = audit_message(case)
+            try:
+                await self._poster.update(message.channel_id, message.ts, text, rendered)
+                edited += 1
+            except SlackPostError as error:
+                log.warning("could not edit the audit line of case #%s: %s", case.number, error)
+                failed += 1
+        return edited, failed
+
     async def republish(self, case: Case) -> Republished:
         """Edit every message that announced `case` so it shows the case as it is now (after
         a reason was amended): audit lines are re-rendered from the case, notifications by
         their owner."""
-        edited = failed = left = 0
+        edited, failed = await self.edit_audit_lines(case)
+        left = 0
         for message in case.messages:
             if message.purpose is MessagePurpose.AUDIT and self._poster is not None:
-                text, rendered = audit_message(case)
-                try:
-                    await self._poster.update(message.channel_id, message.ts, text, rendered)
-                    edited += 1
-                except SlackPostError as error:
-                    log.warning("could not edit the audit line of case #%s: %s", case.number, error)
-                    failed += 1
-            elif message.purpose is MessagePurpose.NOTIFICATION and self.notification_editor:
+                continue
+            if message.purpose is MessagePurpose.NOTIFICATION and self.notification_editor:
                 if await self.notification_editor(case, message):
                     edited += 1
                 else:

@@ -15,6 +15,7 @@ from bot.slack.blocks import Button, code, date_token, escape, mention, truncate
 
 HISTORY_ACTION = "callmod_history"
 REASON_SHOWN = 200
+UNDONE_BY = "Undone by #"  # the note an Undo leaves on the case it reversed
 
 # Singular and plural, in the order counts are listed.
 KIND_WORDS: dict[Kind, tuple[str, str]] = {
@@ -146,13 +147,24 @@ def case_detail(case: Case) -> str:
     return "\n".join(lines)
 
 
+def undone_text(case: Case) -> str:
+    """ " · undone by @tom (Case #42)" once an Undo reversed the case (its note says so)."""
+    for note in case.notes:
+        if note.kind is NoteKind.NOTE and note.text.startswith(UNDONE_BY):
+            number = note.text.removeprefix(UNDONE_BY)
+            if number.isdigit():
+                return f" · undone by {_author(note.author)} (Case #{number})"
+    return ""
+
+
 def audit_message(case: Case) -> tuple[str, list[dict[str, Any]]]:
     """A case's audit line as the dispatcher posts it, re-rendered from the case (after its
     reason was amended)."""
     moderator = case.moderator or CaseActor("", "")
     actor = Actor(moderator.id, moderator.name, Role.NONE)
     plan = Plan(what(case), reason=case.reason)
-    text = audit_line(actor, plan, AUDIT_RESULTS[case.outcome], f"Case #{case.number}")
+    result = AUDIT_RESULTS[case.outcome] + undone_text(case)
+    text = audit_line(actor, plan, result, f"Case #{case.number}")
     parts = [blocks.section(text)]
     if case.target_user_id:
         parts.append(blocks.actions([history_button(case.target_user_id)]))
