@@ -13,12 +13,21 @@ reasons, durations and voids follow `KINDS` and `_generate` below.
 Measured, for the same uniformly random users in alternating chunks (order flipped each chunk):
 
 - callmod: `store.history_for_user(user, limit=20)` then `store.counts_for_user(user)`, as
-  `commands.cases.show_history` runs them (the store also reads the page's notes and Slack
-  messages, two more indexed queries, and builds `Case` values: that is part of what it costs);
+  `commands.cases.show_history` runs them (the store builds `Case` values from the rows: that is
+  part of what it costs);
 - baseline: one bare `aiosqlite` connection running the store's own two SQL statements (the page
   newest first by number, and the counts by kind without voided or failed cases) on the same file,
-  rows fetched as tuples. The benchmark checks once, untimed, that the store still emits exactly
-  this SQL (`_check_same_sql`), so the baseline cannot drift from what the store does.
+  rows fetched as tuples.
+
+Case writes: what every command writes, as `CaseBook` writes it, one command after another: the
+case recorded (awaited), then settled and its audit line linked with `settle_later` /
+`link_later`, which ride in the next command's transaction. Baseline: the same transactions on
+bare `aiosqlite` with the pragmas of the store's engine — per command `BEGIN IMMEDIATE`, the
+previous command's settle and link, this command's insert, `COMMIT`.
+
+The benchmark checks once, untimed, that the store runs exactly these statements and nothing else
+(`_check_same_sql`, from the statements the store's SQLite connections log at DEBUG), so the
+baseline cannot drift from what the store does.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import sqlite3
 import statistics
 import tempfile
@@ -43,6 +53,7 @@ from benchmarks.procs import pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
 from bot.cases import Actor, CaseStore, Kind, MessagePurpose, NewCase, NoteKind, Outcome, Source
 from bot.cases.database import create_engine, parse_url
+from bot.cases.group import WRITE_BEHIND
 from bot.util.clock import SystemClock
 
 CASES = 1_000_000
@@ -74,13 +85,15 @@ NOTES = (
     "history_for_user(user, limit=20) + counts_for_user(user). Baseline: one bare aiosqlite "
     "connection running the store's same two SQL statements on the same file. Goals (issue): "
     f"p99 ≤ {P99_GOAL_MS:g} ms and ≤ {RATIO_GOAL:g}× the bare queries. Case write: what every "
-    f"command writes (CaseBook.open + finish + link: record, settle, link_message), {WRITES} "
-    "times into the same store, against the same three write transactions (BEGIN IMMEDIATE, one "
-    "statement, COMMIT) on bare aiosqlite, with the pragmas the store's engine sets (read from it)."
+    f"command writes (CaseBook.open + finish + link: record awaited, settle and link riding in the "
+    f"next command's transaction), {WRITES} times into the same store, against the same "
+    "transactions (BEGIN IMMEDIATE, the previous command's settle and link, the insert, COMMIT) "
+    "on bare aiosqlite, with the pragmas the store's engine sets (read from it). The benchmark "
+    "checks, untimed, that the store runs exactly the baseline's SQL."
 )
 
-# The store's SQL (bot/cases/store.py: `_page` for history_for_user, `counts_for_user`), as
-# SQLAlchemy renders it for SQLite. `_check_same_sql` fails the benchmark if the store changes it.
+# The store's SQL (bot/cases/statements.py), as it runs it on SQLite. `_check_same_sql` fails the
+# benchmark if the store runs anything else for a lookup or a command's writes.
 COLUMNS = (
     "number, created_at, kind, source, outcome, request_id, moderator_id, moderator_name, "
     "target_user_id, call_cid, reason, detail, duration_seconds, expires_at, voided_at, "
@@ -95,16 +108,18 @@ COUNTS_SQL = (
     "SELECT cases.kind, count(*) AS count_1 FROM cases WHERE cases.target_user_id = ? AND "
     "cases.voided_at IS NULL AND cases.outcome != ? GROUP BY cases.kind"
 )
-# What the store's page also reads (`_notes`, `_messages`), for the query plans only.
-NOTES_SQL = (
-    "SELECT case_notes.id FROM case_notes WHERE case_notes.case_number IN ({marks}) "
-    "ORDER BY case_notes.case_number, case_notes.id"
+INSERT_COLUMNS = (
+    "created_at, kind, source, outcome, request_id, moderator_id, moderator_name, "
+    "target_user_id, call_cid, reason, detail, duration_seconds, expires_at"
 )
-MESSAGES_SQL = (
-    "SELECT case_messages.channel_id FROM case_messages WHERE case_messages.case_number IN "
-    "({marks}) ORDER BY case_messages.case_number, case_messages.linked_at, "
-    "case_messages.channel_id, case_messages.ts"
+RECORD_SQL = f"INSERT INTO cases ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 13)}) RETURNING number"
+SETTLE_SQL = "UPDATE cases SET outcome=? WHERE cases.number = ? RETURNING number"
+LINK_SQL = (
+    "INSERT INTO case_messages (channel_id, ts, case_number, purpose, linked_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, ts, case_number) DO NOTHING "
+    "RETURNING linked_at"
 )
+BEGIN_SQL, COMMIT_SQL = "BEGIN IMMEDIATE", "COMMIT"
 
 # kind → (weight, has a target user, share with a reason)
 KINDS: dict[Kind, tuple[float, bool, float]] = {
@@ -387,23 +402,35 @@ def _normal(sql: str) -> str:
     return " ".join(sql.split())
 
 
+# A value as SQLite's expanded SQL shows it: a string, a number, NULL or a blob.
+_LITERAL = r"(?:'(?:[^']|'')*'|-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?|NULL|X'[0-9A-Fa-f]*')"
+
+
+def _pattern(sql: str) -> re.Pattern[str]:
+    """`sql` with each `?` standing for any value."""
+    return re.compile(_LITERAL.join(re.escape(part) for part in _normal(sql).split("?")))
+
+
 class _Capture(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.statements.append(_normal(record.getMessage()))
+        statement = _normal(record.getMessage())
+        if not statement.startswith("PRAGMA "):  # a new connection's set-up
+            self.statements.append(statement)
 
 
 @contextlib.contextmanager
 def _sql_log() -> Iterator[_Capture]:
-    """The SQL SQLAlchemy emits meanwhile (its engine log), kept out of the terminal."""
-    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    """The statements the store's SQLite connections run meanwhile (they log them at DEBUG when
+    the logger is on as they open), kept out of the terminal."""
+    logger = logging.getLogger("callmod.cases.sql")
     capture = _Capture()
     level, propagate = logger.level, logger.propagate
     logger.addHandler(capture)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
     logger.propagate = False
     try:
         yield capture
@@ -413,21 +440,37 @@ def _sql_log() -> Iterator[_Capture]:
         logger.propagate = propagate
 
 
+def _require(what: str, ran: list[str], expected: Sequence[str]) -> None:
+    matched = len(ran) == len(expected) and all(
+        _pattern(sql).fullmatch(statement) for sql, statement in zip(expected, ran, strict=True)
+    )
+    if not matched:
+        raise BenchmarkError(
+            f"the store's {what} no longer runs the baseline's SQL; update benchmarks/cases.py. "
+            f"It ran: {ran}; the baseline runs: {[_normal(sql) for sql in expected]}"
+        )
+
+
 async def _check_same_sql(url: str, user: str) -> None:
-    """Fail unless the store's history and counts run exactly PAGE_SQL and COUNTS_SQL."""
-    store = await CaseStore.open(url, clock=SystemClock())  # a fresh engine logs its SQL
-    try:
-        with _sql_log() as capture:
+    """Fail unless a lookup runs exactly PAGE_SQL and COUNTS_SQL, and two commands' writes exactly
+    the baseline's transactions (on a fresh store, so its connections log their SQL)."""
+    with _sql_log() as capture:
+        store = await CaseStore.open(url, clock=SystemClock())
+        try:
+            capture.statements.clear()
             await store.history_for_user(user, limit=PAGE)
             await store.counts_for_user(user)
-    finally:
-        await store.close()
-    for name, sql in (("history_for_user", PAGE_SQL), ("counts_for_user", COUNTS_SQL)):
-        if _normal(sql) not in capture.statements:
-            raise BenchmarkError(
-                f"the store's {name} no longer runs the baseline's SQL; update "
-                f"benchmarks/cases.py. It ran: {capture.statements}"
-            )
+            _require("lookup", capture.statements, [PAGE_SQL, COUNTS_SQL])
+            capture.statements.clear()
+            writes = _store_writes(store)
+            await writes.command(-1)
+            await writes.command(-2)
+            first = [BEGIN_SQL, RECORD_SQL, COMMIT_SQL]
+            later = [BEGIN_SQL, SETTLE_SQL, LINK_SQL, RECORD_SQL, COMMIT_SQL]
+            _require("case writes", capture.statements, first + later)
+            await writes.settle()
+        finally:
+            await store.close()
 
 
 async def _timed(lookup: Lookup, users: Sequence[str], into: Timings) -> None:
@@ -461,8 +504,19 @@ async def measure(built: Store, lookups: int, seed: int = SEED) -> tuple[Timings
 WriteCommand = Callable[[int], Awaitable[None]]
 
 
-def _store_writes(store: CaseStore) -> WriteCommand:
-    """What CaseBook does for one command: open its case, settle it, link its audit line."""
+@dataclass(frozen=True)
+class Writer:
+    """One side's case writes: `command(i)` is timed; `settle()` lands what is still waiting
+    (untimed, between chunks)."""
+
+    command: WriteCommand
+    settle: Callable[[], Awaitable[None]]
+
+
+def _store_writes(store: CaseStore) -> Writer:
+    """What CaseBook does for one command: open its case (its transaction also takes the
+    previous command's settle and link, which waited for it), then settle it and link its audit
+    line for later."""
 
     async def command(i: int) -> None:
         case = await store.record(
@@ -477,53 +531,58 @@ def _store_writes(store: CaseStore) -> WriteCommand:
                 detail=f"kick `{_user(i % 100)}` from `default:bench`",
             )
         )
-        await store.settle(case.number, Outcome.DONE)
-        await store.link_message(case.number, LOG_CHANNEL, f"9{i:09d}.0", MessagePurpose.AUDIT)
+        store.settle_later(case.number, Outcome.DONE)
+        store.link_later(case.number, LOG_CHANNEL, f"9{i:09d}.0", MessagePurpose.AUDIT)
 
-    return command
+    async def settle() -> None:
+        await asyncio.sleep(WRITE_BEHIND * 2)  # the store's own timer lands them
 
-
-BARE_INSERT = (
-    "INSERT INTO cases (created_at, kind, source, outcome, request_id, moderator_id, "
-    "moderator_name, target_user_id, call_cid, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "RETURNING number"
-)
-BARE_SETTLE = "UPDATE cases SET outcome = ? WHERE number = ?"
-BARE_LINK = (
-    "INSERT INTO case_messages (channel_id, ts, case_number, purpose, linked_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, ts, case_number) DO NOTHING"
-)
+    return Writer(command, settle)
 
 
-def _bare_writes(db: aiosqlite.Connection) -> WriteCommand:
-    """The same three durable write transactions, one statement each, nothing read back."""
+def _bare_writes(db: aiosqlite.Connection) -> Writer:
+    """The same transactions on bare aiosqlite, the store's statements in the same order (rows
+    fetched, nothing else read): per command `BEGIN IMMEDIATE`, the previous command's settle
+    and link, this command's insert, `COMMIT`."""
+    waiting: list[tuple[int, int, str]] = []  # (case number, command, time) to settle and link
+
+    async def run(sql: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
+        async with db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def settle_waiting() -> None:
+        for number, i, at in waiting:
+            await run(SETTLE_SQL, (Outcome.DONE.value, number))
+            await run(LINK_SQL, (LOG_CHANNEL, f"8{i:09d}.0", number, "audit", at))
+        waiting.clear()
 
     async def command(i: int) -> None:
         now = _stamp(datetime.now(UTC).replace(tzinfo=None))
         user = _user(i % 100)
-        await db.execute("BEGIN IMMEDIATE")
-        values = (now, "kick", "slack", "maybe_applied", f"bare-{i}", "U0MOD0001")
-        more = ("moderator-1", user, "default:bench", f"kick `{user}` from `default:bench`")
-        async with db.execute(BARE_INSERT, values + more) as cursor:
-            found = await cursor.fetchone()
-        await db.execute("COMMIT")
-        assert found is not None
-        number = found[0]
-        await db.execute("BEGIN IMMEDIATE")
-        await db.execute(BARE_SETTLE, (Outcome.DONE.value, number))
-        await db.execute("COMMIT")
-        await db.execute("BEGIN IMMEDIATE")
-        await db.execute(BARE_LINK, (LOG_CHANNEL, f"8{i:09d}.0", number, "audit", now))
-        await db.execute("COMMIT")
+        detail = f"kick `{user}` from `default:bench`"
+        values = (now, "kick", "slack", "maybe_applied", f"bare-{i}", "U0MOD0001", "moderator-1")
+        more = (user, "default:bench", None, detail, None, None)
+        await db.execute(BEGIN_SQL)
+        await settle_waiting()
+        [(number,)] = await run(RECORD_SQL, values + more)
+        await db.execute(COMMIT_SQL)
+        waiting.append((number, i, now))
 
-    return command
+    async def settle() -> None:
+        if waiting:
+            await db.execute(BEGIN_SQL)
+            await settle_waiting()
+            await db.execute(COMMIT_SQL)
+
+    return Writer(command, settle)
 
 
-async def _timed_writes(command: WriteCommand, numbers: range, into: list[float]) -> None:
+async def _timed_writes(writer: Writer, numbers: range, into: list[float]) -> None:
     for i in numbers:
         began = time.perf_counter()
-        await command(i)
+        await writer.command(i)
         into.append(time.perf_counter() - began)
+    await writer.settle()
 
 
 STORE_PRAGMAS = ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
@@ -559,8 +618,8 @@ async def measure_writes(built: Store, writes: int) -> tuple[list[float], list[f
             for n, start in enumerate(range(0, writes, WRITE_CHUNK)):
                 numbers = range(start, min(start + WRITE_CHUNK, writes))
                 sides = [(ours, mine), (bare, theirs)]
-                for command, into in sides if n % 2 == 0 else sides[::-1]:
-                    await _timed_writes(command, numbers, into)
+                for writer, into in sides if n % 2 == 0 else sides[::-1]:
+                    await _timed_writes(writer, numbers, into)
     finally:
         await store.close()
     return mine, theirs
@@ -570,20 +629,15 @@ async def measure_writes(built: Store, writes: int) -> tuple[list[float], list[f
 
 
 def explain(built: Store, *, analyzed: bool = False) -> list[str]:
-    """EXPLAIN QUERY PLAN of the store's four lookup statements, for the heaviest user. With
+    """EXPLAIN QUERY PLAN of the store's two lookup statements, for the heaviest user. With
     `analyzed`, on a copy of the statistics ANALYZE would gather (the store never runs it)."""
     heaviest = built.users[max(range(len(built.users)), key=built.per_user.__getitem__)]
     db = sqlite3.connect(built.path)
     try:
         if analyzed:
             db.execute("ANALYZE")
-        page = PAGE_SQL.replace(COLUMNS_SELECT, "cases.number")
-        numbers = [n for (n,) in db.execute(page, (heaviest, PAGE + 1, 0))]
-        marks = ", ".join("?" * len(numbers))
         statements: list[tuple[str, str, Sequence[object]]] = [
             ("history page", PAGE_SQL, (heaviest, PAGE + 1, 0)),
-            ("page notes", NOTES_SQL.format(marks=marks), numbers),
-            ("page messages", MESSAGES_SQL.format(marks=marks), numbers),
             ("counts", COUNTS_SQL, (heaviest, Outcome.FAILED.value)),
         ]
         lines = [f"query plans{' after ANALYZE' if analyzed else ''} (user {heaviest}):"]

@@ -9,6 +9,7 @@ overridden here fails loudly (the stand-in has no engine), rather than touching 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime
 from typing import Self, TextIO
@@ -80,6 +81,9 @@ class NoCaseStore(CaseStore):
     async def settle(self, number: int, outcome: Outcome) -> None:
         return None
 
+    def settle_later(self, number: int, outcome: Outcome) -> asyncio.Future[None]:
+        return _done()
+
     async def add_note(self, number: int, author: Actor, text: str) -> Note:
         return Note(next(self._note_ids), number, NoteKind.NOTE, author, self._now(), text)
 
@@ -93,6 +97,11 @@ class NoCaseStore(CaseStore):
         self, number: int, channel_id: str, ts: str, purpose: MessagePurpose
     ) -> CaseMessage:
         return CaseMessage(number, channel_id, ts, purpose, self._now())
+
+    def link_later(
+        self, number: int, channel_id: str, ts: str, purpose: MessagePurpose
+    ) -> asyncio.Future[None]:
+        return _done()
 
     async def prune(self, older_than: datetime) -> int:
         return 0
@@ -138,3 +147,9 @@ class NoCaseStore(CaseStore):
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.time(), tz=UTC)
+
+
+def _done() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done

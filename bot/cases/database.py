@@ -85,7 +85,13 @@ def create_engine(url: URL) -> AsyncEngine:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the sqlite3 module, emit BEGIN (see `_sqlite_on_begin`).
+    sqlite_pragmas(dbapi_connection)
+
+
+def sqlite_pragmas(dbapi_connection: Any) -> None:
+    """Set up a new SQLite connection (the engine's, or one of `sqlite_io.py`): WAL, the
+    busy timeout, foreign keys, `synchronous=NORMAL`, and BEGIN left to the caller."""
+    # Let SQLAlchemy (or the store's threads), not the sqlite3 module, emit BEGIN.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:

@@ -74,6 +74,14 @@ cases = sa.Table(
 # The two history queries: one user's (or one moderator's) cases, newest first, keyset by number.
 sa.Index("ix_cases_target_user_id_number", cases.c.target_user_id, cases.c.number.desc())
 sa.Index("ix_cases_moderator_id_number", cases.c.moderator_id, cases.c.number.desc())
+# `counts_for_user` reads this index alone, already grouped by kind (migration 0002).
+sa.Index(
+    "ix_cases_target_user_id_kind_outcome_voided_at",
+    cases.c.target_user_id,
+    cases.c.kind,
+    cases.c.outcome,
+    cases.c.voided_at,
+)
 
 case_notes = sa.Table(
     "case_notes",

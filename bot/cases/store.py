@@ -8,7 +8,16 @@ Every write is one transaction, so a crash leaves a case either whole or absent.
 process's writes take turns on an asyncio lock and begin with `BEGIN IMMEDIATE`: the write lock is
 held before anything is read, so a read-modify-write such as amending a reason never works from a
 stale copy (writers in other processes wait up to `busy_timeout`). On PostgreSQL, writes lock the
-case row (`FOR UPDATE`, or `FOR SHARE` to add a note or message) instead.
+case row (`FOR UPDATE`, or `FOR SHARE` to add a note) instead.
+
+The hot paths are built for throughput (benchmarks/README.md, "Case store"): the writes every
+command makes — record, settle, link — go through a group writer (`group.py`) that commits what
+is waiting, from all commands in flight, in one transaction; `settle_later` and `link_later` wait
+for the next write's transaction (or a few milliseconds) instead of taking their own, and every
+read and write of this store commits them first. On SQLite those writes and the `/cases` reads (a
+history page, the counts) run on the store's own connections (`sqlite_io.py`): writes on the
+event loop's thread, never waiting for a lock (a locked database sends them to a thread that
+waits), reads on reader threads. Everything else goes through SQLAlchemy's async engine.
 """
 
 from __future__ import annotations
@@ -24,7 +33,6 @@ from typing import Any, Final, Self, TextIO
 
 import sqlalchemy as sa
 from alembic.util.exc import CommandError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -37,6 +45,7 @@ from bot.cases.database import (
     upgrade_to_head,
 )
 from bot.cases.errors import CaseAlreadyVoided, CaseNotFound, CaseStoreError, CaseStoreUnavailable
+from bot.cases.group import GroupWriter
 from bot.cases.models import (
     Actor,
     Case,
@@ -48,11 +57,23 @@ from bot.cases.models import (
     Note,
     NoteKind,
     Outcome,
-    Source,
-    Voided,
     utc,
 )
+from bot.cases.rows import case_of, message_of
 from bot.cases.schema import case_messages, case_notes, cases
+from bot.cases.sqlite_io import SqliteIO, fetch_cases, fetch_rows
+from bot.cases.statements import (
+    COUNTS,
+    LINK,
+    MODERATOR_PAGE,
+    MODERATOR_PAGE_BEFORE,
+    RECORD,
+    SETTLE,
+    USER_PAGE,
+    USER_PAGE_BEFORE,
+    Statement,
+)
+from bot.cases.writes import SqlAlchemyBatches, Write
 from bot.util.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -101,6 +122,16 @@ class CaseStore:
         # SQLite has one writer at a time. Queue this process's writers here, in order, rather
         # than have them poll SQLite's lock (busy_timeout), where one can starve behind the rest.
         self._sqlite_writer = asyncio.Lock()
+        where = f"case store {self.url}"
+        self._sqlite: SqliteIO | None = None
+        if self._postgres:
+            self._writer = GroupWriter(SqlAlchemyBatches(engine, where, engine.url.password))
+        else:
+            args, kwargs = engine.dialect.create_connect_args(engine.url)
+            self._sqlite = SqliteIO(args, kwargs, where)
+            self._writer = GroupWriter(
+                self._sqlite.write, self._sqlite_writer, now=self._sqlite.write_now
+            )
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -141,6 +172,10 @@ class CaseStore:
             await conn.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
 
     async def close(self) -> None:
+        """Wait for the writes already submitted, then close every connection."""
+        await self._writer.close()
+        if self._sqlite is not None:
+            await self._sqlite.close()
         await self._engine.dispose()
 
     async def __aenter__(self) -> Self:
@@ -167,7 +202,8 @@ class CaseStore:
     # -- writing ----------------------------------------------------------------------------
 
     async def record(self, new: NewCase) -> Case:
-        """Store a new case in one transaction and return it with its number."""
+        """Store a new case and return it with its number (committed, in a batch with other
+        waiting writes: see `group.py`)."""
         now = self._now()
         values: dict[str, Any] = {
             "created_at": now,
@@ -184,9 +220,9 @@ class CaseStore:
             "duration_seconds": new.duration_seconds,
             "expires_at": new.expires_at,
         }
-        async with self._write() as conn:
-            inserted = await conn.execute(sa.insert(cases).values(values).returning(cases.c.number))
-            number = int(inserted.scalar_one())
+        inserted = await self._commit(Write(RECORD, values))
+        assert inserted is not None  # INSERT … RETURNING number
+        number = int(inserted[0])
         return Case(
             number=number,
             created_at=now,
@@ -207,11 +243,15 @@ class CaseStore:
         """Record how an action that was opened before its Stream call ended. A case opened
         before the call says `maybe_applied`, which stays true if callmod dies in between.
         Raises `CaseNotFound`."""
-        async with self._write() as conn:
-            await self._lock_case(conn, number, exclusive=True)
-            await conn.execute(
-                sa.update(cases).where(cases.c.number == number).values(outcome=outcome.value)
-            )
+        settled = await self._commit(_settle(number, outcome))
+        if settled is None:
+            raise CaseNotFound(number)
+
+    def settle_later(self, number: int, outcome: Outcome) -> asyncio.Future[None]:
+        """`settle`, committed with the store's next write or within `group.WRITE_BEHIND`
+        seconds, so it costs no transaction of its own; this store's reads see it at once. The
+        future fails as `settle` would."""
+        return _done_when(self._writer.later(_settle(number, outcome)), missing=number)
 
     async def add_note(self, number: int, author: Actor, text: str) -> Note:
         """Attach a note. Concurrent notes on one case are all kept, ordered by `Note.id`.
@@ -262,20 +302,11 @@ class CaseStore:
         """Remember that Slack message (channel_id, ts) announced case `number`. Linking the same
         message to the same case again changes nothing and returns the first link. One message
         may announce several cases (a mute of several users). Raises `CaseNotFound`."""
-        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
-        async with self._write() as conn:
-            await self._lock_case(conn, number, exclusive=False)
-            await conn.execute(
-                dialect_insert(case_messages)
-                .values(
-                    case_number=number,
-                    channel_id=channel_id,
-                    ts=ts,
-                    purpose=purpose.value,
-                    linked_at=self._now(),
-                )
-                .on_conflict_do_nothing(index_elements=["channel_id", "ts", "case_number"])
-            )
+        now = self._now()
+        values = _link(number, channel_id, ts, purpose, now)
+        if await self._commit(Write(LINK, values, case_number=number)) is not None:
+            return CaseMessage(number, channel_id, ts, purpose, now)
+        async with self._read() as conn:  # linked before: the first link stands
             linked = await conn.execute(
                 sa.select(case_messages).where(
                     case_messages.c.case_number == number,
@@ -283,7 +314,17 @@ class CaseStore:
                     case_messages.c.ts == ts,
                 )
             )
-            return _message(linked.one())
+            first = linked.one_or_none()
+        if first is None:  # pruned meanwhile
+            raise CaseNotFound(number)
+        return message_of(first)
+
+    def link_later(
+        self, number: int, channel_id: str, ts: str, purpose: MessagePurpose
+    ) -> asyncio.Future[None]:
+        """`link_message`, committed like `settle_later`; the future fails as it would."""
+        values = _link(number, channel_id, ts, purpose, self._now())
+        return _done_when(self._writer.later(Write(LINK, values, case_number=number)))
 
     async def prune(self, older_than: datetime) -> int:
         """Delete cases created before `older_than`, with their notes and messages; returns how
@@ -324,30 +365,29 @@ class CaseStore:
         self, user_id: str, *, limit: int = 20, before_number: int | None = None
     ) -> CasePage:
         """Cases whose target is Stream user `user_id`, newest first, voided ones included (they
-        carry `voided`). Keyset paging: pass the page's `next_before` as `before_number`."""
-        return await self._page(cases.c.target_user_id == user_id, limit, before_number)
+        carry `voided`). Keyset paging: pass the page's `next_before` as `before_number`. A page
+        lists cases without their notes and messages (`get()` has them)."""
+        statement = USER_PAGE if before_number is None else USER_PAGE_BEFORE
+        return await self._page(statement, user_id, limit, before_number)
 
     async def by_moderator(
         self, slack_user_id: str, *, limit: int = 20, before_number: int | None = None
     ) -> CasePage:
         """Cases done by Slack user `slack_user_id`, newest first; paged like `history_for_user`."""
-        return await self._page(cases.c.moderator_id == slack_user_id, limit, before_number)
+        statement = MODERATOR_PAGE if before_number is None else MODERATOR_PAGE_BEFORE
+        return await self._page(statement, slack_user_id, limit, before_number)
 
     async def counts_for_user(self, user_id: str) -> dict[Kind, int]:
         """How many cases of each kind target `user_id`, counting only cases that stand: voided
         cases and failed ones (nothing changed) are left out; `maybe_applied` ones count. Kinds
         with no case are absent."""
-        query = (
-            sa.select(cases.c.kind, sa.func.count())
-            .where(
-                cases.c.target_user_id == user_id,
-                cases.c.voided_at.is_(None),
-                cases.c.outcome != Outcome.FAILED.value,
-            )
-            .group_by(cases.c.kind)
-        )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).all()
+        params = {"who": user_id}
+        await self._writer.flush()
+        if self._sqlite is not None:
+            rows: Sequence[Sequence[Any]] = await self._sqlite.read(fetch_rows(COUNTS, params))
+        else:
+            async with self._read() as conn:
+                rows = (await conn.execute(COUNTS.postgres, params)).all()
         return {Kind(kind): int(count) for kind, count in rows}
 
     async def latest_open_ban(self, user_id: str) -> Case | None:
@@ -476,6 +516,7 @@ class CaseStore:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
+        await self._writer.flush()  # the writes waiting to go come first
         if self._postgres:
             with self._translate():
                 async with self._engine.connect() as conn, conn.begin():
@@ -490,12 +531,16 @@ class CaseStore:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
+        await self._writer.flush()  # a reader sees every write made before it
         with self._translate():
             async with self._engine.connect() as conn:
                 if self._postgres:  # one snapshot for a case and its notes and messages
                     await conn.execution_options(isolation_level="REPEATABLE READ")
                 async with conn.begin():
                     yield conn
+
+    async def _commit(self, write: Write) -> tuple[Any, ...] | None:
+        return await self._writer.submit(write)  # failures come as the store's own errors
 
     async def _lock_case(
         self, conn: AsyncConnection, number: int, *, exclusive: bool
@@ -542,16 +587,19 @@ class CaseStore:
         )
 
     async def _page(
-        self, matches: sa.ColumnElement[bool], limit: int, before_number: int | None
+        self, statement: Statement, who: str, limit: int, before_number: int | None
     ) -> CasePage:
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-        query = sa.select(cases).where(matches)
+        params: dict[str, Any] = {"who": who, "limit": limit + 1}
         if before_number is not None:
-            query = query.where(cases.c.number < before_number)
-        query = query.order_by(cases.c.number.desc()).limit(limit + 1)
-        async with self._read() as conn:
-            found = await self._load(conn, query)
+            params["before"] = before_number
+        await self._writer.flush()
+        if self._sqlite is not None:
+            found = await self._sqlite.read(fetch_cases(statement, params))
+        else:
+            async with self._read() as conn:
+                found = [case_of(row) for row in await conn.execute(statement.postgres, params)]
         more = len(found) > limit
         page = tuple(found[:limit])
         return CasePage(page, page[-1].number if more else None)
@@ -566,7 +614,9 @@ class CaseStore:
         numbers = [row.number for row in rows]
         notes = await self._notes(conn, numbers)
         messages = await self._messages(conn, numbers)
-        return [_case(row, notes.get(row.number, ()), messages.get(row.number, ())) for row in rows]
+        return [
+            case_of(row, notes.get(row.number, ()), messages.get(row.number, ())) for row in rows
+        ]
 
     async def _notes(
         self, conn: AsyncConnection, numbers: Sequence[int]
@@ -610,43 +660,44 @@ class CaseStore:
         )
         grouped: dict[int, list[CaseMessage]] = {}
         for row in rows:
-            grouped.setdefault(row.case_number, []).append(_message(row))
+            grouped.setdefault(row.case_number, []).append(message_of(row))
         return {number: tuple(messages) for number, messages in grouped.items()}
 
 
-def _case(row: sa.Row[Any], notes: tuple[Note, ...], messages: tuple[CaseMessage, ...]) -> Case:
-    voided = (
-        Voided(Actor(row.voided_by_id, row.voided_by_name), row.void_reason, row.voided_at)
-        if row.voided_at is not None
-        else None
-    )
-    return Case(
-        number=row.number,
-        created_at=row.created_at,
-        kind=Kind(row.kind),
-        source=Source(row.source),
-        outcome=Outcome(row.outcome),
-        request_id=row.request_id,
-        moderator=Actor(row.moderator_id, row.moderator_name)
-        if row.moderator_id is not None
-        else None,
-        target_user_id=row.target_user_id,
-        call_cid=row.call_cid,
-        reason=row.reason,
-        detail=row.detail,
-        duration_seconds=row.duration_seconds,
-        expires_at=row.expires_at,
-        voided=voided,
-        notes=notes,
-        messages=messages,
-    )
+def _link(
+    number: int, channel_id: str, ts: str, purpose: MessagePurpose, now: datetime
+) -> dict[str, Any]:
+    """The parameters of `statements.LINK`."""
+    return {
+        "case_number": number,
+        "channel_id": channel_id,
+        "ts": ts,
+        "purpose": purpose.value,
+        "linked_at": now,
+    }
 
 
-def _message(row: sa.Row[Any]) -> CaseMessage:
-    return CaseMessage(
-        case_number=row.case_number,
-        channel_id=row.channel_id,
-        ts=row.ts,
-        purpose=MessagePurpose(row.purpose),
-        linked_at=row.linked_at,
-    )
+def _settle(number: int, outcome: Outcome) -> Write:
+    return Write(SETTLE, {"case": number, "new_outcome": outcome.value})
+
+
+def _done_when(
+    written: asyncio.Future[tuple[Any, ...] | None], *, missing: int | None = None
+) -> asyncio.Future[None]:
+    """Done when `written` is, with its failure; with no row back, `CaseNotFound(missing)`."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def answer(written: asyncio.Future[tuple[Any, ...] | None]) -> None:
+        if done.done():
+            return
+        if written.cancelled():
+            done.cancel()
+        elif (error := written.exception()) is not None:
+            done.set_exception(error)
+        elif written.result() is None and missing is not None:
+            done.set_exception(CaseNotFound(missing))
+        else:
+            done.set_result(None)
+
+    written.add_done_callback(answer)
+    return done

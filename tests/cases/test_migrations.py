@@ -47,7 +47,8 @@ def test_the_migrations_ship_inside_the_package() -> None:
     folder = resources.files("bot.cases") / "migrations"
     assert (folder / "env.py").is_file()
     assert (folder / "versions" / "r0001_case_store.py").is_file()
-    assert head() == "0001"
+    assert (folder / "versions" / "r0002_counts_index.py").is_file()
+    assert head() == "0002"
 
 
 async def test_migrated_schema_matches_the_tables_the_store_uses(

@@ -6,6 +6,10 @@ A case store that is down or locked never stops moderation: a write that fails j
 is retried with backoff on the injected clock until it lands, and each failure is logged with the
 case's content, so nothing is lost silently. A ticket whose case could not be recorded yet says so
 (`Ticket.recorded`), and the moderator is told.
+
+Settling a case and linking its audit line do not hold up the command: the store commits them
+with its next write (the next command's case, usually) or within a few milliseconds, and a failure
+joins the retry queue like any other (`CaseStore.settle_later`, `link_later`).
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ class CaseBook:
         # Re-renders a notification another book owns (bans register theirs).
         self.notification_editor: NotificationEditor | None = None
         self._queue: deque[Callable[[], Awaitable[None]]] = deque()
+        self._soon: set[asyncio.Future[None]] = set()  # handed to the store, not yet landed
         self._worker: asyncio.Task[None] | None = None
         self._drained = asyncio.Event()
         self._drained.set()
@@ -145,7 +150,11 @@ class CaseBook:
         if not ticket.drafts:
             return
         for number in ticket.numbers:
-            await self._try(partial(self.store.settle, number, outcome), f"settle #{number}")
+            self._later(
+                partial(self.store.settle_later, number, outcome),
+                partial(self.store.settle, number, outcome),
+                f"settle #{number}",
+            )
         if not ticket.recorded:
             self._enqueue(partial(self._record_missing, ticket, outcome), f"{ticket.drafts}")
 
@@ -163,7 +172,12 @@ class CaseBook:
         """Remember which Slack message announced the ticket's cases (now, or once recorded)."""
         ticket.messages.append((message, purpose))
         for number in ticket.numbers:
-            await self._try(partial(self._link, number, message, purpose), f"link #{number}")
+            retry = partial(self._link, number, message, purpose)
+            if purpose is MessagePurpose.AUDIT:  # a notification's link is waited for: restarts
+                soon = partial(self.store.link_later, number, message.channel_id, message.ts)
+                self._later(partial(soon, purpose), retry, f"link #{number}")
+            else:
+                await self._try(retry, f"link #{number}")
 
     async def _record_missing(self, ticket: Ticket, outcome: Outcome | None) -> None:
         """Record the drafts the store has not taken yet, then (again: linking is idempotent)
@@ -254,14 +268,45 @@ class CaseBook:
 
     async def idle(self) -> None:
         """Wait until every queued write has landed (tests and shutdown)."""
+        while self._soon:
+            await asyncio.gather(*self._soon, return_exceptions=True)
         await self._drained.wait()
 
     async def stop(self) -> None:
+        while self._soon:
+            await asyncio.gather(*self._soon, return_exceptions=True)
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
         if self._queue:
             log.error("%d case writes were still queued at shutdown", len(self._queue))
+
+    def _later(
+        self,
+        start: Callable[[], asyncio.Future[None]],
+        retry: Callable[[], Awaitable[None]],
+        what: str,
+    ) -> None:
+        """Hand a write to the store to go with its next transaction (`start`); if it fails,
+        `retry` joins the queue."""
+        if self._queue:  # keep order: behind what is already waiting
+            self._enqueue(retry, what)
+            return
+        future = start()
+        self._soon.add(future)
+        future.add_done_callback(partial(self._landed, retry, what))
+
+    def _landed(
+        self, retry: Callable[[], Awaitable[None]], what: str, future: asyncio.Future[None]
+    ) -> None:
+        self._soon.discard(future)
+        if future.cancelled() or (error := future.exception()) is None:
+            return
+        if isinstance(error, CaseStoreError):
+            log.warning("case store write failed (%s): %s; will retry", what, error)
+            self._enqueue(retry, what)
+        else:
+            log.error("case store write failed (%s)", what, exc_info=error)
 
     async def _try(self, write: Callable[[], Awaitable[None]], what: str) -> None:
         if self._queue:  # keep order: behind what is already waiting
