@@ -29,7 +29,6 @@ from bot.slack.blocks import Button, code, date_token
 from bot.stream.client import MAX_BANS_OFFSET
 
 MODERATOR_MAX_BAN = timedelta(days=1)
-REASON_LIMIT = 500
 PAGE_SIZE = 20  # bans per /bans page: a header, 20 sections and the buttons stay under 50 blocks
 BANS_PAGE_ACTION = "callmod_bans_page"
 

@@ -8,11 +8,11 @@ from bot.cases.models import Kind
 from bot.core.context import ActionContext
 from bot.core.model import Plan, Reply, Role
 from bot.core.parsing import UsageError, expect_count, parse_call, split_words
+from bot.core.presets import REASON_LIMIT
 from bot.core.registry import Command
 from bot.settings import Settings
 from bot.slack.blocks import code
 from bot.stream import CallRef, StreamAPIError
-from commands.bans import REASON_LIMIT
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from bot.slack.blocks import escape
 VARIABLE = "MOD_REASON_PRESETS"
 PRESET_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 PRESET_WORD = re.compile(r"#[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
-REASON_LIMIT = 500  # the same limit as a typed reason (commands/bans.py)
+REASON_LIMIT = 500  # for every reason: typed, preset or in a form
 MAX_PRESETS = 100  # a Slack static select holds at most 100 options
 ROLES = {"moderator": Role.MODERATOR, "admin": Role.ADMIN}
 REQUIRED = "A reason is required (MOD_REQUIRE_REASON); add one after the user, e.g. "

@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.dispatch import Dispatcher
 from bot.core.model import Actor, Reply, Role
 from bot.core.parsing import UsageError, format_duration, parse_duration, parse_user
-from bot.core.presets import presets_of
+from bot.core.presets import REASON_LIMIT, presets_of
 from bot.core.registry import Command
 from bot.stream import StreamAPIError
 
@@ -59,7 +59,6 @@ DURATIONS: tuple[tuple[str, str], ...] = (
 )
 DEFAULT_DURATION = "1h"
 MAX_OPTIONS = 100  # Slack shows at most 100 options from an options load
-REASON_LIMIT = 500
 LOOKUP_SECONDS = 1.5  # the Stream check at submit, inside Slack's 3 s
 EXPIRED = (
     ":hourglass: The ban form could not open in time (Slack allows 3 seconds); nothing was "
@@ -209,6 +208,10 @@ class Forms:
             "private_metadata": json.dumps({"c": channel_id}, separators=(",", ":")),
             "blocks": blocks,
         }
+
+    def durations(self, role: Role) -> list[tuple[str, str]]:
+        """(label, value) of the lengths `role` may ban for (the action form's Length too)."""
+        return self._durations(role)
 
     def _durations(self, role: Role) -> list[tuple[str, str]]:
         """The lengths `role` may ban for, by /ban's own rule."""

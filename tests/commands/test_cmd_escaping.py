@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.presets import REASON_LIMIT
 from bot.local.stack import LocalStack
-from commands.bans import REASON_LIMIT
 
 from .cmdtest import ban_notifications, blocks_text, slash
 
