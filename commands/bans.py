@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot.cases.models import Kind
@@ -30,7 +30,8 @@ from bot.stream.client import MAX_BANS_OFFSET
 
 MODERATOR_MAX_BAN = timedelta(days=1)
 PAGE_SIZE = 20  # bans per /bans page: a header, 20 sections and the buttons stay under 50 blocks
-BANS_PAGE_ACTION = "callmod_bans_page"
+BANS_PAGE_ACTION = "callmod_bans_page"  # Next page
+BANS_PAGE_BACK_ACTION = "callmod_bans_page_back"  # Previous page: Slack wants distinct action_ids
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def render_bans_page(page: BansPage, now: float, team_url: str | None) -> Reply:
     buttons = []
     if page.offset > 0:
         back = max(0, page.offset - PAGE_SIZE)
-        buttons.append(Button("Previous page", BANS_PAGE_ACTION, _page_value(page.user, back)))
+        buttons.append(Button("Previous page", BANS_PAGE_BACK_ACTION, _page_value(page.user, back)))
     if page.more:
         ahead = page.offset + PAGE_SIZE
         buttons.append(Button("Next page", BANS_PAGE_ACTION, _page_value(page.user, ahead)))
@@ -233,6 +234,7 @@ BANS_PAGE_BUTTON = ButtonAction(
     run=_bans_page_button,
     replace_original=True,  # the next page replaces the ephemeral list
 )
+BANS_PAGE_BACK_BUTTON = replace(BANS_PAGE_BUTTON, action_id=BANS_PAGE_BACK_ACTION)
 
 # The Unban button on ban notifications -------------------------------------------------------
 
@@ -268,4 +270,4 @@ async def _unban_button(ctx: ActionContext, click: Click) -> Reply:
 UNBAN_BUTTON = ButtonAction(action_id=UNBAN_ACTION, min_role=Role.ADMIN, run=_unban_button)
 
 COMMANDS = (BAN, UNBAN, BANS)
-BUTTONS = (UNBAN_BUTTON, BANS_PAGE_BUTTON)
+BUTTONS = (UNBAN_BUTTON, BANS_PAGE_BUTTON, BANS_PAGE_BACK_BUTTON)

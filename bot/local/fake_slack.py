@@ -864,9 +864,18 @@ def _block_problems(block: dict[str, Any], at: str) -> list[str]:
     limit = {"actions": MAX_ACTIONS_ELEMENTS, "context": MAX_CONTEXT_ELEMENTS}.get(str(kind))
     if limit is not None and len(elements) > limit:
         problems.append(f"no more than {limit} items allowed [json-pointer:{at}/elements]")
+    seen: set[str] = set()  # Slack: an action_id must be unique within its block
     for e, element in enumerate(elements):
         if isinstance(element, dict) and kind != "context":
             problems += _element_problems(element, f"{at}/elements/{e}")
+            action_id = element.get("action_id")
+            if isinstance(action_id, str) and action_id in seen:
+                problems.append(
+                    f'`action_id` "{action_id}" already exists '
+                    f"[json-pointer:{at}/elements/{e}/action_id]"
+                )
+            if isinstance(action_id, str):
+                seen.add(action_id)
     return problems
 
 

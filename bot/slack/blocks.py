@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,11 +161,33 @@ def fields_section(
     return block
 
 
+# Slack refuses a block in which two elements share an action_id ("already exists"): the second
+# "callmod_history" of a block becomes "callmod_history~2", and Bolt listens with `repeatable`.
+REPEAT_MARK = "~"
+
+
+def distinct_action_ids(buttons: Sequence[Button]) -> list[Button]:
+    """`buttons` with each action_id made unique within them (see `REPEAT_MARK`)."""
+    seen: dict[str, int] = {}
+    distinct = []
+    for button in buttons:
+        seen[button.action_id] = count = seen.get(button.action_id, 0) + 1
+        if count > 1:
+            button = replace(button, action_id=f"{button.action_id}{REPEAT_MARK}{count}")
+        distinct.append(button)
+    return distinct
+
+
+def repeatable(action_id: str) -> re.Pattern[str]:
+    """What Bolt matches for `action_id`: itself, or its repeats within a block."""
+    return re.compile(rf"^{re.escape(action_id)}(?:{re.escape(REPEAT_MARK)}\d+)?$")
+
+
 def button_row(buttons: Sequence[Button], block_id: str | None = None) -> dict[str, Any]:
     """An actions block of buttons, like `actions()`, as JSON."""
     block: dict[str, Any] = {
         "type": "actions",
-        "elements": [element(button) for button in buttons[:MAX_ACTIONS]],
+        "elements": [element(button) for button in distinct_action_ids(buttons[:MAX_ACTIONS])],
     }
     if block_id is not None:
         block["block_id"] = block_id
@@ -228,7 +250,7 @@ def actions(buttons: Sequence[Button], block_id: str | None = None) -> Block:
             style=button.style,
             confirm=ConfirmObject.parse(_button(button)["confirm"]) if button.confirm else None,
         )
-        for button in buttons[:MAX_ACTIONS]
+        for button in distinct_action_ids(buttons[:MAX_ACTIONS])
     ]
     return ActionsBlock(elements=elements, block_id=block_id)
 

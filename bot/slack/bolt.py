@@ -185,7 +185,9 @@ def build_bolt_app(
     app.action(COMMAND_ACTIONS)(listeners.wrap(COMMAND_ACTION, _run_line(dispatcher)))
     for action_id in [*dispatcher.registry.buttons, UNDO_ACTION]:
         opener = _ban_button_form(forms) if action_id == BAN_BUTTON else None
-        app.action(action_id)(listeners.wrap(action_id, _button(action_id, dispatcher), opener))
+        app.action(blocks.repeatable(action_id))(
+            listeners.wrap(action_id, _button(action_id, dispatcher), opener)
+        )
     app.view(BAN_FORM)(listeners.form(forms))
 
     @app.options(USER_ACTION)

@@ -209,6 +209,21 @@ async def test_history_button_opens_the_users_history(stack: LocalStack) -> None
     assert denied.reply.startswith(":lock:")
 
 
+async def test_an_audit_line_naming_several_users_has_a_history_button_for_each(
+    stack: LocalStack,
+) -> None:
+    await slash(stack, "/mute sara,john call-123 audio")
+    [audit] = stack.slack.messages_in("C0MODLOG")  # Slack took it: each action_id is distinct
+    [row] = [b for b in audit.blocks if b["type"] == "actions"]
+    ids = [(e["action_id"], e["value"]) for e in row["elements"]]
+    assert ids == [(HISTORY_ACTION, "sara"), (f"{HISTORY_ACTION}~2", "john")]
+
+    out = await click(stack, f"{HISTORY_ACTION}~2", "john", MODERATOR, message=audit)
+    assert out.reply.startswith("*History of `john`* — 1 mute")
+    denied = await click(stack, f"{HISTORY_ACTION}~2", "john", OUTSIDER, message=audit)
+    assert denied.reply.startswith(":lock:")
+
+
 async def test_permission_decisions_are_cases(stack: LocalStack) -> None:
     await stack.emulator.raise_permission_request("default:call-123", "john", ["send-audio"])
     await stack.idle()

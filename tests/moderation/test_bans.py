@@ -22,7 +22,7 @@ from bot.slack.blocks import date_token
 from bot.stream import StreamClient
 from bot.util.clock import ManualClock
 from bot.util.timefmt import format_stream_time
-from commands.bans import BANS_PAGE_ACTION
+from commands.bans import BANS_PAGE_ACTION, BANS_PAGE_BACK_ACTION
 
 BOT = "callmod-bot"
 HISTORY_ACTION = "callmod_history"
@@ -619,6 +619,8 @@ async def test_bans_is_paged_with_next_and_previous_buttons(
         await click(stack, BANS_PAGE_ACTION, next_button(page.blocks), MODERATOR, response_key=key)
         page = stack.slack.responses_for(key)[-1]
         assert page.replace_original
+        if size == 20:  # the middle page: both buttons, with distinct action_ids as Slack wants
+            assert set(buttons(page.blocks)) == {BANS_PAGE_ACTION, BANS_PAGE_BACK_ACTION}
         listed = check_page(page.blocks, None)
         assert len(listed) == size
         seen += listed
@@ -626,8 +628,12 @@ async def test_bans_is_paged_with_next_and_previous_buttons(
     assert sorted(seen) == users  # every ban once, in Stream's order (newest first)
     assert page.text.startswith("*Active bans* 41–45")
     assert button_labels(page.blocks) == ["Previous page"]
-    back = await click(stack, BANS_PAGE_ACTION, buttons(page.blocks)[BANS_PAGE_ACTION], OUTSIDER)
-    assert "You need the *moderator* role" in back[0]
+    previous = buttons(page.blocks)[BANS_PAGE_BACK_ACTION]
+    denied = await click(stack, BANS_PAGE_BACK_ACTION, previous, OUTSIDER)
+    assert "You need the *moderator* role" in denied[0]
+    await click(stack, BANS_PAGE_BACK_ACTION, previous, MODERATOR, response_key=key)
+    page = stack.slack.responses_for(key)[-1]
+    assert page.text.startswith("*Active bans* 21–40")
 
 
 def button_labels(message_blocks: list[dict[str, Any]]) -> list[str]:
