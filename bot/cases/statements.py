@@ -75,20 +75,10 @@ class Statement:
 
 
 CASE_COLUMNS: Final = tuple(column.name for column in cases.c)
-INSERT_COLUMNS: Final = (
-    "created_at",
-    "kind",
-    "source",
-    "outcome",
-    "request_id",
-    "moderator_id",
-    "moderator_name",
-    "target_user_id",
-    "call_cid",
-    "reason",
-    "detail",
-    "duration_seconds",
-    "expires_at",
+# What a new case is written with: every column but its number (the database gives it) and the
+# void, which only an amendment sets.
+INSERT_COLUMNS: Final = tuple(
+    name for name in CASE_COLUMNS if name != "number" and not name.startswith("void")
 )
 LINK_COLUMNS: Final = ("channel_id", "ts", "case_number", "purpose", "linked_at")
 
