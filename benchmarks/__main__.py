@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ack, cases, client, e2e, rehydrate, roster, timers
+from benchmarks import ack, cases, client, e2e, forms, rehydrate, roster, timers
 from benchmarks.procs import placement
 from benchmarks.report import Row, format_table
 
@@ -31,6 +31,7 @@ def _suites(quick: bool) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("rehydrate", lambda: rehydrate.run(quick=quick)),
         ("cases", lambda: cases.run(quick=quick)),
         ("roster", lambda: roster.run(quick=quick)),
+        ("forms", lambda: forms.run(quick=quick)),
     ]
 
 
@@ -54,6 +55,7 @@ def render(rows: list[Row], *, quick: bool, seconds: float) -> str:
         rehydrate.NOTES,
         cases.NOTES,
         roster.NOTES,
+        forms.NOTES,
         "Timers: see benchmarks/timers.py.",
     ]
     return "\n".join(

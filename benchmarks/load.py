@@ -37,9 +37,16 @@ class Signed:
 
 
 def slash(
-    command: str, text: str, *, response_url: str, signing_secret: str, user_id: str = ADMIN_ID
+    command: str,
+    text: str,
+    *,
+    response_url: str,
+    signing_secret: str,
+    user_id: str = ADMIN_ID,
+    trigger_id: str | None = None,
 ) -> Signed:
-    """A slash-command POST with the fields Slack sends, signed `v0` with the current time."""
+    """A slash-command POST with the fields Slack sends, signed `v0` with the current time
+    (`trigger_id`: one the fake Slack was told of, for views.open)."""
     fields = {
         "token": "legacy-verification-token",
         "team_id": "T0CALLMOD",
@@ -53,7 +60,7 @@ def slash(
         "api_app_id": "A0CALLMOD",
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": f"1.{int(time.time())}.{secrets.token_hex(16)}",
+        "trigger_id": trigger_id or f"1.{int(time.time())}.{secrets.token_hex(16)}",
     }
     body = urlencode(fields)
     timestamp = str(int(time.time()))

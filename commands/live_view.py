@@ -8,13 +8,14 @@ A roster page is at most Slack's 50 blocks:
     24 × 2      per person: a section (the name as plain text | id, call role, joined,
                 tracks) whose accessory is an overflow menu, then an actions block of buttons
 
-The eight per-person actions are split by what they do to the person. The overflow menu (Slack:
+The nine per-person actions are split by what they do to the person. The overflow menu (Slack:
 2 to 5 options) holds the four that quiet someone and keep them in the call, plus History: Mute
 audio, Mute video, Stop screen share, Revoke speaking, History. The buttons hold the three that
 remove someone, labelled on the row rather than hidden in a menu: Kick and Kick and block (each
 behind Slack's own "are you sure?" dialog, so a slip on a dense list removes no one) and Ban…
-(it asks how long). Two blocks a person leaves room for 24 people a page; Previous and Next (and
-the filter) reach everyone Stream returned.
+(it asks how long), then Mute… (the action form, to pick the tracks; issue 14). Two blocks a
+person leave room for 24 people a page; Previous and Next (and the filter) reach everyone Stream
+returned.
 
 Every menu option and button carries what it does as a command line naming the user id and the
 call (`mute sara default:call-123 audio`), never a row position, and is run as if the clicker
@@ -52,6 +53,9 @@ ROSTER_PAGE_ACTION = "callmod_roster_page"  # Next and Refresh (in different blo
 ROSTER_BACK_ACTION = "callmod_roster_back"  # Previous: one action id per element in a block
 BAN_CHOICES_ACTION = "callmod_ban_choices"  # Ban… on a roster row or a user card
 CALLS_PAGE_ACTION = "callmod_calls_page"
+# Mute… on a row: the action form (bot/slack/action_form.py OPEN_BUTTON) with the user and the
+# call filled in, to choose the tracks; without a trigger_id it answers how to type it.
+FORM_ACTION = "callmod_form_open"
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ def _row(person: Person, cid: str) -> list[blocks.Part]:
             confirm=Confirm("Kick and block?", f"Kick {who} and keep them out?", "Kick and block"),
         ),
         Button("Ban…", BAN_CHOICES_ACTION, user),
+        Button("Mute…", FORM_ACTION, blocks.encode_value({"u": user, "c": cid, "a": "mute"})),
     ]
     name = plain(person.name or user, NAME_LIMIT)
     return [blocks.fields_section(name, " · ".join(details), menu), blocks.button_row(buttons)]

@@ -24,7 +24,7 @@ from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.blocks import Button, code, date_token, escape
 from bot.stream import LiveCall, Participant, StreamAPIError, StreamUser
-from commands.live_view import BAN_CHOICES_ACTION
+from commands.live_view import BAN_CHOICES_ACTION, FORM_ACTION
 from commands.profiles import read_user
 
 NAME_SHOWN = 80
@@ -61,7 +61,12 @@ async def _card(ctx: ActionContext, args: CardArgs) -> Reply:
         _case_lines(ctx, user),
     )
     sections = [_profile_lines(profile), *parts]
-    buttons = [history_button(user), Button("Ban…", BAN_CHOICES_ACTION, user)]
+    buttons = [
+        history_button(user),
+        Button("Ban…", BAN_CHOICES_ACTION, user),
+        # The action form with the user filled in: mute, kick, grant or revoke in a call.
+        Button("Moderate…", FORM_ACTION, blocks.encode_value({"a": "mute", "u": user})),
+    ]
     if ctx.actor.role >= Role.ADMIN:
         buttons.append(_account_button(profile))
     layout = [blocks.section("\n".join(lines)) for lines in sections]

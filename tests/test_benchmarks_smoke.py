@@ -26,6 +26,7 @@ MODULES = (
     "benchmarks.rehydrate",
     "benchmarks.cases",
     "benchmarks.roster",
+    "benchmarks.forms",
 )
 
 

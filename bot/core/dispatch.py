@@ -295,6 +295,10 @@ class Dispatcher:
             reply = await self._after(actor, reply.did, reply, ticket)
         return reply, button.replace_original
 
+    def undo_button(self, case_number: int) -> Button | None:
+        """Case `case_number`'s Undo button while it still works (the App Home shows it)."""
+        return self._undos.button_for_case(case_number)
+
     async def undo(self, value: str, actor: Actor) -> Reply:
         """An Undo click: the inverse runs as the clicker, under its own command's role rule,
         once however often the button is pressed; its case and the reversed one name each

@@ -46,10 +46,28 @@ class UndoDesk:
             maxsize=KEPT_UNDOS, ttl=seconds, timer=clock.time
         )
         self._claims: FIFOCache[str, str] = FIFOCache(REMEMBERED_CLAIMS)
+        # case number -> the token of its Undo, so the App Home can offer the same button
+        self._by_case: TTLCache[int, str] = TTLCache(
+            maxsize=KEPT_UNDOS, ttl=seconds, timer=clock.time
+        )
 
     def button(self, undoable: Undoable) -> Button:
         token = secrets.token_hex(8)
         self._kept[token] = undoable
+        for number in undoable.cases:
+            self._by_case[number] = token
+        return self._button(token, undoable)
+
+    def button_for_case(self, number: int) -> Button | None:
+        """The Undo button of case `number` while it still works (in time, not yet claimed):
+        the same token as the one in the command's reply, so the two undo once between them."""
+        token = self._by_case.get(number)
+        if token is None or token in self._claims:
+            return None
+        undoable = self._kept.get(token)
+        return self._button(token, undoable) if undoable is not None else None
+
+    def _button(self, token: str, undoable: Undoable) -> Button:
         try:
             value = blocks.encode_value({"n": token, "do": undoable.line})
         except ValueError:  # a line longer than Slack takes: the expired answer names no line

@@ -25,7 +25,7 @@ from bot.core.parsing import (
     parse_user,
 )
 from bot.local.emulator import Invalid, NotFound
-from bot.local.fake_slack import ApiCall, OpenedView, PostedMessage, ResponsePost
+from bot.local.fake_slack import ApiCall, OpenedView, PostedMessage, PublishedHome, ResponsePost
 from bot.local.stack import (
     ADMIN,
     LOG_CHANNEL,
@@ -35,6 +35,7 @@ from bot.local.stack import (
     LocalStack,
     Person,
 )
+from bot.slack.shortcuts import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
 from bot.stream import CallRef
 from bot.util.clock import OffsetClock
 
@@ -52,6 +53,9 @@ Type slash commands as in Slack, e.g. /kick sara call-123   (/mod help lists the
   :call [call]                       show the emulator's view of a call (default call-123)
   :form field=value …                fill the open form (e.g. :form user=sara duration=2h
                                      reason="spam"); `:form` alone shows it;  submit  sends it
+  :home                              open the Home tab (what callmod shows you there)
+  :shortcut                          the "Moderate a call…" shortcut (opens the action form)
+  :moderate                          "Moderate…" on the last channel message callmod posted
   help                               this text;  quit  leaves
 The demo call default:call-123 has sara (audio, video), john (audio), alice and bob in it."""
 
@@ -80,6 +84,7 @@ class Console:
         self._clicked: dict[str, str] = {}
         self.form: OpenedView | None = None  # the modal last opened, until submitted
         self.form_values: dict[str, str] = {}  # block_id -> value chosen or typed
+        self._home_wanted = False  # :home prints the next Home tab published for `who`
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -89,6 +94,11 @@ class Console:
 
     def on_slack(self, event: Any) -> None:
         if isinstance(event, ApiCall):
+            return
+        if isinstance(event, PublishedHome):
+            if self._home_wanted and event.user_id == self.who.user_id:
+                self._home_wanted = False
+                self._show("home tab", "", event.blocks, None, None)
             return
         if isinstance(event, OpenedView):
             self.form = event
@@ -198,6 +208,8 @@ class Console:
                 await self._fill(line)
             elif line == "submit":
                 await self._submit()
+            elif line in (":home", ":shortcut", ":moderate"):
+                await self._surface(line)
             else:
                 self.print("  Not a command. Type `help`.")
         except UsageError as error:
@@ -223,6 +235,11 @@ class Console:
                 if element.get("type") == "static_select":
                     values = [str(o.get("value")) for o in element.get("options") or []]
                     extra = f"   one of: {' '.join(values)}"
+                elif element.get("type") == "checkboxes":
+                    values = [str(o.get("value")) for o in element.get("options") or []]
+                    extra = f"   any of (comma-separated): {','.join(values)}"
+                elif element.get("type") == "external_select" and block_id == "call":
+                    extra = "   (a live call or a call id; :form call=? lists the live ones)"
                 elif element.get("type") == "external_select":
                     extra = "   (a Stream user id or name; :form user=sa? lists matches)"
                 optional = " (optional)" if block.get("optional") else ""
@@ -236,6 +253,7 @@ class Console:
             raise UsageError("no form is open: /ban opens one")
         words = shlex.split(line)[1:]
         blocks = {str(b.get("block_id")): b for b in self.form.view.get("blocks") or []}
+        redraw: dict[str, Any] | None = None
         for word in words:
             field, sep, value = word.partition("=")
             if not sep or field not in blocks or blocks[field].get("type") != "input":
@@ -245,6 +263,20 @@ class Console:
                 await self._suggest(blocks[field], value[:-1])
                 continue
             self.form_values[field] = value
+            if blocks[field].get("dispatch_action"):
+                redraw = blocks[field]
+        if redraw is not None and self.stack.driver is not None and self.form is not None:
+            # A field whose change redraws the form (the action form): Slack's block_actions.
+            await self.stack.driver.pick_in_view(
+                self.form.id,
+                self._state(),
+                block_id=str(redraw.get("block_id")),
+                action_id=str(redraw["element"].get("action_id")),
+                user_id=self.who.user_id,
+                user_name=self.who.user_name,
+            )
+            await self.stack.idle()
+            return
         self._show_form()
 
     async def _suggest(self, block: dict[str, Any], prefix: str) -> None:
@@ -266,6 +298,20 @@ class Console:
         if self.form is None:
             raise UsageError("no form is open: /ban opens one")
         assert self.stack.driver is not None
+        _, answer = await self.stack.driver.submit_view(
+            self.form.id, self._state(), user_id=self.who.user_id, user_name=self.who.user_name
+        )
+        if answer and answer.get("response_action") == "errors":
+            for field, sentence in (answer.get("errors") or {}).items():
+                self.print(f"  [form] {field}: {sentence}")
+            return
+        self.print("  (the form closed)")
+        self.form = None
+        await self.stack.idle()
+
+    def _state(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The open form's `view.state.values`, as Slack sends them, from what was filled."""
+        assert self.form is not None
         state: dict[str, dict[str, dict[str, Any]]] = {}
         for block in self.form.view.get("blocks") or []:
             if block.get("type") != "input":
@@ -276,21 +322,33 @@ class Console:
             kind = str(element.get("type"))
             if kind == "plain_text_input":
                 entry: dict[str, Any] = {"type": kind, "value": value}
+            elif kind == "checkboxes":  # `:form tracks=audio,video`
+                ticked = [{"value": v} for v in (value or "").split(",") if v]
+                entry = {"type": kind, "selected_options": ticked}
             else:
                 option = None if value is None else {
                     "text": {"type": "plain_text", "text": value}, "value": value
                 }
                 entry = {"type": kind, "selected_option": option}
             state[block_id] = {str(element.get("action_id")): entry}
-        _, answer = await self.stack.driver.submit_view(
-            self.form.id, state, user_id=self.who.user_id, user_name=self.who.user_name
-        )
-        if answer and answer.get("response_action") == "errors":
-            for field, sentence in (answer.get("errors") or {}).items():
-                self.print(f"  [form] {field}: {sentence}")
-            return
-        self.print("  (the form closed)")
-        self.form = None
+        return state
+
+    async def _surface(self, line: str) -> None:
+        """The Home tab and the shortcuts (issue 14), as Slack delivers them."""
+        driver, who = self.stack.driver, self.who
+        assert driver is not None
+        if line == ":home":
+            self._home_wanted = True
+            await driver.home_opened(who.user_id)
+        elif line == ":shortcut":
+            await driver.shortcut(GLOBAL_SHORTCUT, user_id=who.user_id, user_name=who.user_name)
+        else:
+            posted = [m for m in self.stack.slack.messages if not m.ephemeral and not m.deleted]
+            if not posted:
+                raise UsageError("no channel message yet: run a command first")
+            await driver.message_shortcut(
+                MESSAGE_SHORTCUT, user_id=who.user_id, user_name=who.user_name, message=posted[-1]
+            )
         await self.stack.idle()
 
     def _person(self, name: str) -> Person:
@@ -431,6 +489,8 @@ def _initial_values(view: dict[str, Any]) -> dict[str, str]:
         element = block.get("element") or {}
         initial = element.get("initial_option") or {}
         value = initial.get("value") or element.get("initial_value")
+        if element.get("initial_options"):  # checkboxes: the values ticked, comma-separated
+            value = ",".join(str(o.get("value")) for o in element["initial_options"])
         if block.get("type") == "input" and value:
             values[str(block.get("block_id"))] = str(value)
     return values

@@ -105,7 +105,22 @@ class OpenedView:
         return str(self.view.get("private_metadata") or "")
 
 
-SlackEvent = ApiCall | PostedMessage | ResponsePost | OpenedView
+@dataclass
+class PublishedHome:
+    """A user's Home tab as views.publish last set it (issue 14)."""
+
+    user_id: str
+    id: str
+    view: dict[str, Any]
+    hash: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        return list(self.view.get("blocks") or [])
+
+
+SlackEvent = ApiCall | PostedMessage | ResponsePost | OpenedView | PublishedHome
 CONNECTIONS_OPEN = "apps.connections.open"
 
 
@@ -148,6 +163,8 @@ class FakeSlack:
         self._bot_token = bot_token
         self.clock: Clock = clock or SystemClock()
         self.views: list[OpenedView] = []
+        self.homes: dict[str, PublishedHome] = {}  # user id -> their Home tab
+        self.home_tab_enabled = True  # the manifest's app_home.home_tab_enabled
         # trigger_id -> (when it was issued on `clock`, the user who interacted)
         self._triggers: dict[str, tuple[float, str | None]] = {}
         self._view_numbers = itertools.count(1)
@@ -353,6 +370,10 @@ class FakeSlack:
         token = _bearer(request.headers.get("Authorization")) or body_token
         if method == CONNECTIONS_OPEN:
             return await self._connections_open(args, token if isinstance(token, str) else None)
+        if isinstance(token, str) and token.startswith("xapp-"):
+            # An app-level token opens Socket Mode connections and nothing else.
+            error = {"ok": False, "error": "not_allowed_token_type"}
+            return await self._answer(method, args, False, error)
         token_ok = isinstance(token, str) and hmac.compare_digest(
             token.encode(), self._bot_token.encode()
         )
@@ -422,6 +443,7 @@ class FakeSlack:
             "conversations.list": self.channels.list,
             "views.open": self._views_open,
             "views.update": self._views_update,
+            "views.publish": self._views_publish,
         }
 
     async def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -462,6 +484,35 @@ class FakeSlack:
         await self._record(opened)
         return {"ok": True, "view": self._view_shape(opened)}
 
+    async def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.publish (https://docs.slack.dev/reference/methods/views.publish): a `home` view
+        of at most 100 blocks for a user of this workspace; `not_enabled` when the app has no
+        Home tab; `hash_conflict` when `hash` is not the tab's current one."""
+        user_id = args.get("user_id")
+        if not isinstance(user_id, str) or not user_id:
+            missing = "must provide a user_id [json-pointer:/user_id]"
+            raise _MethodError("invalid_arguments", [missing])
+        if user_id not in self.users:
+            raise _MethodError("invalid_arguments", ["invalid user_id [json-pointer:/user_id]"])
+        if not self.home_tab_enabled:
+            raise _MethodError("not_enabled")
+        current = self.homes.get(user_id)
+        wanted_hash = args.get("hash")
+        if wanted_hash and (current is None or wanted_hash != current.hash):
+            raise _MethodError("hash_conflict")
+        view = _home_view(args.get("view"))
+        if current is None:
+            current = PublishedHome(user_id, f"V{next(self._view_numbers):08d}", view, "")
+            self.homes[user_id] = current
+        else:
+            current.history.append(current.view)
+            current.view = view
+        current.hash = self._new_hash()
+        await self._record(current)
+        shaped = {**view, "id": current.id, "team_id": self.team_id, "state": {"values": {}}}
+        shaped |= {"hash": current.hash, "app_id": "A0CALLMOD", "bot_id": self.bot_id}
+        return {"ok": True, "view": shaped}
+
     def _new_hash(self) -> str:
         return f"{int(self.clock.time())}.{next(self._view_numbers):06d}"
 
@@ -490,7 +541,14 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    def dm_channel(self, user_id: str) -> str:
+        """The id of the app's DM with `user_id` (where chat.postMessage to a user id goes)."""
+        return "D" + user_id[1:]
+
     async def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        to = args.get("channel")
+        if isinstance(to, str) and to in self.users:  # a user id: the app's DM with them
+            args = {**args, "channel": self.dm_channel(to)}
         channel = _channel_arg(self.channels.post_target, args)
         text, blocks = _content(args)
         thread_ts = args.get("thread_ts") or None
@@ -829,6 +887,33 @@ def _view(value: object) -> dict[str, Any]:
         element = block.get("element")
         if block.get("type") == "input" and isinstance(element, dict):
             problems += _element_problems(element, f"{at}/element")
+    if problems:
+        raise _MethodError("invalid_blocks", problems)
+    return value
+
+
+def _home_view(value: object) -> dict[str, Any]:
+    """A Home tab view as views.publish takes it, or the error Slack answers."""
+    if not isinstance(value, dict) or value.get("type") != "home":
+        raise _MethodError("invalid_arguments", ["must provide a home view [json-pointer:/view]"])
+    problems = []
+    if len(str(value.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
+        problems.append(_too_long(MAX_PRIVATE_METADATA, "/view/private_metadata"))
+    if len(str(value.get("callback_id") or "")) > MAX_CALLBACK_ID:
+        problems.append(_too_long(MAX_CALLBACK_ID, "/view/callback_id"))
+    if problems:
+        raise _MethodError("invalid_arguments", problems)
+    blocks = value.get("blocks")
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise _MethodError("invalid_blocks", ["must provide an array [json-pointer:/view/blocks]"])
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        too_many = f"no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"
+        raise _MethodError("invalid_blocks", [too_many])
+    problems = [
+        problem
+        for b, block in enumerate(blocks)
+        for problem in _block_problems(block, f"/view/blocks/{b}")
+    ]
     if problems:
         raise _MethodError("invalid_blocks", problems)
     return value

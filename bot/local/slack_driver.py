@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.local.fake_slack import FakeSlack, OpenedView, PostedMessage
 
 FORM = "application/x-www-form-urlencoded"
+Payload = dict[str, Any]
 API_APP_ID = "A0CALLMOD"
 TEAM_DOMAIN = "callmod-test"
 # Slack's legacy verification token; Bolt ignores it, Slack still sends it.
@@ -350,6 +351,162 @@ class SlackDriver:
         decoded = _json_or_none(answer) or {}
         options = decoded.get("options")
         return status, options if isinstance(options, list) else []
+
+    # ---- shortcuts, the Home tab, fields changed in a modal (issue 14) ---------------------
+
+    def _shortcut_base(self, kind: str, callback_id: str, user_id: str, user_name: str) -> Payload:
+        return {
+            "type": kind,
+            "token": VERIFICATION_TOKEN,
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "user": {**self._user_shape(user_id, user_name)},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self._trigger_id(user_id),
+        }
+
+    async def shortcut(
+        self, callback_id: str, *, user_id: str, user_name: str = "maria"
+    ) -> tuple[int, str]:
+        """Pick a global shortcut from Slack's shortcuts menu: a signed `shortcut` payload
+        (no channel, no response_url) with a trigger_id good for 3 s."""
+        payload = self._shortcut_base("shortcut", callback_id, user_id, user_name)
+        return await self.post_signed(
+            urlencode({"payload": json.dumps(payload)}), content_type=FORM
+        )
+
+    async def message_shortcut(
+        self,
+        callback_id: str,
+        *,
+        user_id: str,
+        user_name: str = "maria",
+        message: PostedMessage | None = None,
+        other: dict[str, Any] | None = None,
+        channel_id: str = "C0MODS",
+    ) -> tuple[int, str, str]:
+        """Pick a message shortcut on `message` (one callmod posted, with its metadata) or on
+        `other` (someone else's message, as Slack shapes it): a signed `message_action`
+        payload. Returns the HTTP status, the ack body and the key of its response_url."""
+        payload = self._shortcut_base("message_action", callback_id, user_id, user_name)
+        key = self.fake.new_response_key()
+        if message is not None:
+            shaped = self._message_shape(message)
+            shaped["app_id"] = API_APP_ID
+            if message.metadata is not None:
+                shaped["metadata"] = message.metadata
+            channel_id = message.channel
+        else:
+            shaped = dict(other or {"type": "message", "user": "U0SOMEONE", "text": "hi"})
+            shaped.setdefault("ts", self.fake.new_ts())
+        payload.update(
+            channel={"id": channel_id, "name": _channel_name(channel_id)},
+            message_ts=shaped["ts"],
+            message=shaped,
+            response_url=self.fake.response_url(key),
+        )
+        status, body = await self.post_signed(
+            urlencode({"payload": json.dumps(payload)}), content_type=FORM
+        )
+        return status, body, key
+
+    async def home_opened(self, user_id: str, *, tab: str = "home") -> tuple[int, str]:
+        """The user opens the app's Home tab: a signed Events API `event_callback` carrying
+        `app_home_opened` (JSON, as Slack delivers events)."""
+        now = time.time()
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": f"D0{user_id[1:]}"[:11],
+            "tab": tab,
+            "event_ts": f"{now:.6f}",
+        }
+        home = self.fake.homes.get(user_id)
+        if home is not None and tab == "home":
+            event["view"] = {**home.view, "id": home.id, "hash": home.hash}
+        body = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.team_id,
+            "api_app_id": API_APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(5).upper()}",
+            "event_time": int(now),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": self.fake.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+        return await self.post_signed(json.dumps(body), content_type="application/json")
+
+    async def home_click(
+        self, *, action_id: str, value: str, user_id: str, user_name: str = "maria"
+    ) -> tuple[int, str]:
+        """Click a button on the user's Home tab: block_actions from a `home` view, which
+        carries no response_url (answers go elsewhere)."""
+        home = self.fake.homes[user_id]
+        now = time.time()
+        payload = {
+            "type": "block_actions",
+            "user": self._user_shape(user_id, user_name),
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": home.id},
+            "trigger_id": self._trigger_id(user_id),
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": {**home.view, "id": home.id, "hash": home.hash, "team_id": self.team_id},
+            "actions": [_action("button", action_id, "b", value, "", now)],
+        }
+        return await self.post_signed(
+            urlencode({"payload": json.dumps(payload)}), content_type=FORM
+        )
+
+    async def pick_in_view(
+        self,
+        view_id: str,
+        values: dict[str, dict[str, dict[str, Any]]],
+        *,
+        block_id: str,
+        action_id: str,
+        user_id: str,
+        user_name: str = "maria",
+    ) -> tuple[int, str]:
+        """Change a field of a modal whose input block has `dispatch_action`: block_actions
+        with the view's current state (`values`, the changed field among them)."""
+        opened = self.fake.view(view_id)
+        changed = dict(values.get(block_id, {}).get(action_id) or {})
+        action = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "action_ts": f"{time.time():.6f}",
+            **changed,
+        }
+        payload = {
+            "type": "block_actions",
+            "user": self._user_shape(user_id, user_name),
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view_id},
+            "trigger_id": self._trigger_id(user_id),
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": self._view_payload_shape(opened, values),
+            "actions": [action],
+        }
+        return await self.post_signed(
+            urlencode({"payload": json.dumps(payload)}), content_type=FORM
+        )
 
     def _message_shape(self, message: PostedMessage) -> dict[str, Any]:
         shaped: dict[str, Any] = {

@@ -243,6 +243,14 @@ class PermissionDesk:
                 record.status = Status.EXPIRED
                 batch.version += 1
 
+    def pending(self) -> list[RequestRecord]:
+        """Requests still waiting for a decision and not yet too old, oldest first (the App
+        Home lists them)."""
+        waiting = [
+            r for r in self.requests.values() if r.status is Status.PENDING and not self._too_old(r)
+        ]
+        return sorted(waiting, key=lambda r: r.asked_at)
+
     def _too_old(self, record: RequestRecord) -> bool:
         return self._clock.time() - record.received_at > self._max_age
 

@@ -44,6 +44,7 @@ from bot.runtime.server import build_web_app
 from bot.settings import ConfigError, Settings
 from bot.slack.bolt import Listeners, build_bolt_app
 from bot.slack.channels import is_channel_id
+from bot.slack.home import AppHome
 from bot.slack.poster import Metadata, SlackPoster, SlackPostError, slack_client
 from bot.slack.replies import ReplySender
 from bot.stream import StreamAPIError, StreamClient
@@ -167,11 +168,19 @@ class Callmod:
                 notices=self.notices,
             )
         )
+        # The App Home tab (issue 14); other features add sections with home.add_section.
+        self.home = AppHome(
+            self.dispatcher,
+            self.slack,
+            requests=self.permission_requests,
+            team_url=lambda: self.bans.team_url,
+        )
         self.bolt = build_bolt_app(
             client=self.slack,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             dispatcher=self.dispatcher,
             listeners=Listeners(inflight=self.inflight, metrics=self.metrics, replies=self.replies),
+            home=self.home,
         )
         self.webhooks = WebhookReceiver(
             api_key=settings.stream_api_key,
@@ -253,6 +262,7 @@ class Callmod:
             await self.webhooks.drain()
             await self.bans.idle()
             await self.permission_requests.idle()
+            await self.home.idle()
             if self.notices is not None:
                 await self.notices.idle()
 

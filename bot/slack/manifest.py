@@ -8,6 +8,14 @@ import yaml
 
 from bot.core import names
 from bot.core.registry import Registry
+from bot.slack.shortcuts import (
+    GLOBAL_DESCRIPTION,
+    GLOBAL_NAME,
+    GLOBAL_SHORTCUT,
+    MESSAGE_DESCRIPTION,
+    MESSAGE_NAME,
+    MESSAGE_SHORTCUT,
+)
 
 PLACEHOLDER_URL = "https://callmod.example.com/slack/events"
 # channels:read and groups:read: MOD_LOG_CHANNEL / MOD_REQUESTS_CHANNEL are resolved to ids at
@@ -22,6 +30,23 @@ BOT_SCOPES = (
     "groups:read",
 )
 MOD_USAGE = "<command> <args…> | help"
+# Events callmod subscribes to: the Home tab is published when a moderator opens it (no scope
+# needed). The shortcuts need only `commands`.
+BOT_EVENTS = ("app_home_opened",)
+SHORTCUTS = (
+    {
+        "name": GLOBAL_NAME,
+        "type": "global",
+        "callback_id": GLOBAL_SHORTCUT,
+        "description": GLOBAL_DESCRIPTION,
+    },
+    {
+        "name": MESSAGE_NAME,
+        "type": "message",
+        "callback_id": MESSAGE_SHORTCUT,
+        "description": MESSAGE_DESCRIPTION,
+    },
+)
 
 
 def manifest(
@@ -55,6 +80,8 @@ def manifest(
         # External selects in forms (the ban form's user picker) load options from here;
         # Bolt answers block_suggestion payloads on the same endpoint.
         interactivity["message_menu_options_url"] = url
+    events: dict[str, Any] = {} if socket_mode else {"request_url": url}
+    events["bot_events"] = list(BOT_EVENTS)
     return {
         "display_information": {
             "name": "callmod",
@@ -62,11 +89,20 @@ def manifest(
             "background_color": "#1d2b3a",
         },
         "features": {
+            # The Home tab (bot/slack/home.py); form results that have no channel to answer
+            # in go to the app's DM, which moderators read but need not write in.
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
             "bot_user": {"display_name": "callmod", "always_online": True},
+            "shortcuts": [dict(shortcut) for shortcut in SHORTCUTS],
             "slash_commands": commands,
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket_mode,

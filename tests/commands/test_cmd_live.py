@@ -222,6 +222,7 @@ async def test_roster_shows_people_tracks_and_menus(stack: LocalStack) -> None:
         "Kick": ("callmod_run", "kick sara default:call-123"),
         "Kick and block": ("callmod_run:block", "kick sara default:call-123 --block"),
         "Ban…": (BAN_CHOICES, "sara"),
+        "Mute…": ("callmod_form_open", '{"a":"mute","c":"default:call-123","u":"sara"}'),
     }
     # Moderators are not offered Mute all (admin only): the viewer's role decides.
     assert "muteall" not in str(blocks[:2])

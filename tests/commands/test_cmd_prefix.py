@@ -58,7 +58,8 @@ async def test_mod_help_lists_the_prefixed_names(prefixed: LocalStack) -> None:
 
 
 async def test_usage_and_denials_name_the_prefixed_command(prefixed: LocalStack) -> None:
-    usage = await slash(prefixed, "/cm-kick sara", MODERATOR)
+    # Without a trigger_id: with one, `/cm-kick sara` opens the action form (issue 14).
+    usage = await slash(prefixed, "/cm-kick sara", MODERATOR, trigger=False)
     denied = await slash(prefixed, "/cm-muteall call-123", MODERATOR)
 
     assert usage.reply == (

@@ -13,6 +13,7 @@ from commands.user_card import CALLS_CHECKED, CASES_SHOWN
 from .cmdtest import Outcome, blocks_text, click, confirm, slash
 
 RUN = "callmod_run"  # the dispatcher's command-line buttons
+FORM = "callmod_form_open"  # Moderate…: the action form with the user filled in
 # Stream queries sent as POST: reading live calls and who is in them changes nothing.
 READS = ("/video/calls", "/participants")
 
@@ -75,7 +76,11 @@ async def test_the_card_shows_profile_ban_blocks_calls_and_cases(stack: LocalSta
     assert lines[10].startswith("*#1* · ") and "mute video of `sara`" in lines[10]
     assert len(lines) == 11
     # a moderator may ban (up to a day) but not deactivate: no Deactivate button for them
-    assert buttons(out) == [(HISTORY_ACTION, "sara"), (BAN_CHOICES_ACTION, "sara")]
+    assert buttons(out) == [
+        (HISTORY_ACTION, "sara"),
+        (BAN_CHOICES_ACTION, "sara"),
+        (FORM, '{"a":"mute","u":"sara"}'),
+    ]
     assert changes(out) == [] and out.log == []
 
 
@@ -96,6 +101,7 @@ async def test_a_quiet_user(stack: LocalStack) -> None:
     assert buttons(out) == [
         (HISTORY_ACTION, "carol"),
         (BAN_CHOICES_ACTION, "carol"),
+        (FORM, '{"a":"mute","u":"carol"}'),
         (RUN, "deactivate carol"),
     ]
 

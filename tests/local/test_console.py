@@ -123,3 +123,28 @@ async def test_a_blocked_user_cannot_join_from_the_console() -> None:
     text = out.getvalue()
     assert 'the emulator refused: user "sara" is blocked from call default:call-123' in text
     assert "in the call: alice, bob, john" in text
+
+
+async def test_the_action_form_home_tab_and_shortcuts_from_the_console() -> None:
+    script = """\
+--as moderator
+/mute
+:form call=call-123
+:form user=john tracks=audio,video
+submit
+:home
+:moderate
+:form action=kick
+:shortcut
+"""
+    out = io.StringIO()
+    assert await run_console(stdin=io.StringIO(script), out=out) == 0
+    text = out.getvalue()
+    assert "[form] *Moderate*" in text
+    assert "tracks: Tracks to mute = audio   any of (comma-separated)" in text
+    assert "(the form closed)" in text
+    assert "[only you] :mute: Muted audio, video of `john` in `default:call-123`." in text
+    assert "[home tab]" in text and "*Your last 10 actions*" in text
+    assert "This will mute audio of `john` in `default:call-123`." in text  # from :moderate
+    assert "keep_out: Keep them out (optional)" in text  # :form action=kick redrew the form
+    assert "Traceback" not in text

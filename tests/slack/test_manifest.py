@@ -69,3 +69,21 @@ def test_manifest_cli_prefix(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["manifest", "--prefix", "p" * 30]) == 2
     err = capsys.readouterr().err
     assert err.startswith("callmod: --prefix: ") and err.count("\n") == 1
+
+
+def test_manifest_declares_the_shortcuts_home_tab_and_its_event() -> None:
+    data = yaml.safe_load(manifest_yaml(build_registry()))
+
+    shortcuts = {s["callback_id"]: s for s in data["features"]["shortcuts"]}
+    assert shortcuts["callmod_moderate_call"]["type"] == "global"
+    assert shortcuts["callmod_moderate_message"]["type"] == "message"
+    for shortcut in shortcuts.values():
+        assert len(shortcut["name"]) <= 24 and len(shortcut["description"]) <= 80
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    events = data["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened"]
+    assert events["request_url"].endswith("/slack/events")
+    assert "commands" in data["oauth_config"]["scopes"]["bot"]  # what shortcuts need
+
+    socket = yaml.safe_load(manifest_yaml(build_registry(), socket_mode=True))
+    assert "request_url" not in socket["settings"]["event_subscriptions"]
