@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ack, cases, client, e2e, forms, rehydrate, roster, timers
+from benchmarks import ack, alerts, cases, client, e2e, forms, rehydrate, roster, timers
 from benchmarks.procs import placement
 from benchmarks.report import Row, format_table
 
@@ -32,6 +32,7 @@ def _suites(quick: bool) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("cases", lambda: cases.run(quick=quick)),
         ("roster", lambda: roster.run(quick=quick)),
         ("forms", lambda: forms.run(quick=quick)),
+        ("alerts", lambda: alerts.run(quick=quick)),
     ]
 
 
@@ -56,6 +57,7 @@ def render(rows: list[Row], *, quick: bool, seconds: float) -> str:
         cases.NOTES,
         roster.NOTES,
         forms.NOTES,
+        alerts.NOTES,
         "Timers: see benchmarks/timers.py.",
     ]
     return "\n".join(

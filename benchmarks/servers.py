@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import warnings
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -95,13 +98,23 @@ class CallmodServer:
             self._store = await CaseStore.open(url, clock=clock)
         self._callmod = Callmod(settings, clock=clock, store=self._store)
         base = await self._callmod.start("127.0.0.1", 0)
-        return {"events_url": f"{base}/slack/events"}
+        return {"events_url": f"{base}/slack/events", "webhook_url": f"{base}/stream/webhook"}
 
     async def handle(self, command: str, args: Info) -> Info:
         assert self._callmod is not None
         if command == "idle":
             await self._callmod.idle()
             return {}
+        if command == "alert_stats":  # benchmarks/alerts.py
+            desk = self._callmod.alerts
+            posts, edits = desk.message_counts()
+            return {
+                "shown_after": list(desk.stats.shown_after),
+                "alerts": desk.stats.alerts,
+                "hits": sum(alert.hits for alert in desk.alerts.values()),
+                "posts": posts,
+                "edits": edits,
+            }
         raise ValueError(f"unknown command {command!r}")
 
     async def stop(self) -> None:
@@ -142,12 +155,26 @@ class BareBolt:
 
         web_app = web.Application(client_max_size=1 << 20)
         web_app.router.add_post("/slack/events", slack_events)
+        web_app.router.add_post("/stream/webhook", self._webhook)  # benchmarks/alerts.py
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=BACKLOG)
         await site.start()
         host, port = self._runner.addresses[0][:2]
-        return {"events_url": f"http://{host}:{port}/slack/events"}
+        return {
+            "events_url": f"http://{host}:{port}/slack/events",
+            "webhook_url": f"http://{host}:{port}/stream/webhook",
+        }
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        """The least a Stream webhook receiver does: check the signature, read the JSON, 200."""
+        body = await request.read()
+        secret = str(self._config.backend["stream_api_secret"]).encode()
+        expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, request.headers.get("X-Signature", "")):
+            return web.json_response({"error": "bad signature"}, status=401)
+        json.loads(body)
+        return web.json_response({"status": "accepted"})
 
     @staticmethod
     async def _ack_only(ack: Any) -> None:

@@ -42,6 +42,8 @@ _HINTS: dict[str, str] = {
     "mod_moderators": _MEMBER_LIST,
     "mod_log_channel": "a Slack channel id like C0123ABCD or a name like #mod-log",
     "mod_requests_channel": "a Slack channel id like C0123ABCD or a name like #mod-requests",
+    "mod_alerts_channel": "a Slack channel id like C0123ABCD or a name like #mod-alerts",
+    "mod_alert_escalate_after": "a number of seconds greater than 0",
     "port": "a TCP port number from 1 to 65535",
     "database_url": "an SQLAlchemy async URL: sqlite+aiosqlite:///callmod.db or "
     "postgresql+asyncpg://user:password@host/db",
@@ -107,6 +109,10 @@ class Settings(BaseSettings):
     mod_moderators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     mod_log_channel: str | None = None
     mod_requests_channel: str | None = None
+    # Stream's moderation alerts (bot/moderation/alerts): their channel (default: the requests
+    # channel) and how long an undecided one waits before the moderators are pinged.
+    mod_alerts_channel: str | None = None
+    mod_alert_escalate_after: float = Field(default=600.0, gt=0)
     mod_usergroup_cache_seconds: float = Field(default=60.0, ge=0)
     mod_request_max_age_seconds: float = Field(default=900.0, gt=0)
     mod_undo_seconds: float = Field(default=1800.0, gt=0)  # how long an Undo button works
@@ -170,7 +176,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a valid Stream user id")
         return value
 
-    @field_validator("mod_log_channel", "mod_requests_channel")
+    @field_validator("mod_log_channel", "mod_requests_channel", "mod_alerts_channel")
     @classmethod
     def _channel(cls, value: str | None) -> str | None:
         if value is not None and not CHANNEL.match(value):
@@ -263,6 +269,10 @@ class Settings(BaseSettings):
     @property
     def requests_channel(self) -> str | None:
         return self.mod_requests_channel or self.mod_log_channel
+
+    @property
+    def alerts_channel(self) -> str | None:
+        return self.mod_alerts_channel or self.requests_channel
 
 
 def load_settings(**overrides: object) -> Settings:

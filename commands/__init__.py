@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.registry import Registry
 from commands import (
+    alerts,
     bans,
     calls,
     cases,
@@ -18,8 +19,9 @@ from commands import (
 
 def build_registry() -> Registry:
     registry = Registry()
-    for family in (calls, end_call, permissions, bans, users, user_card, profiles, cases, live):
+    families = (calls, end_call, permissions, bans, users, user_card, profiles, cases, live, alerts)
+    for family in families:
         registry.extend(family.COMMANDS)
-    for button in (*bans.BUTTONS, *cases.BUTTONS, *live.BUTTONS):
+    for button in (*bans.BUTTONS, *cases.BUTTONS, *live.BUTTONS, *alerts.BUTTONS):
         registry.add_button(button)
     return registry

@@ -21,3 +21,4 @@ class ActionContext:
     bans: BanBook
     cases: CaseBook
     ticket: Ticket | None = None  # the case(s) a command opened before running
+    alerts: object | None = None  # the alert desk (bot/moderation/alerts), for /queue and /report

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -67,6 +68,7 @@ class Services:
     cases: CaseBook
     audit: AuditSink
     notices: CallNotices | None = None  # MOD_NOTIFY_CALLS: tell the call what was done
+    alerts: object | None = None  # the alert desk (bot/moderation/alerts), for /queue and /report
 
 
 class Dispatcher:
@@ -75,6 +77,8 @@ class Dispatcher:
         self._confirmations = Confirmations(services.clock)
         self._undos = UndoDesk(services.clock, services.settings.mod_undo_seconds)
         self.prefix = services.settings.mod_command_prefix  # /cm-kick as well as /kick
+        # Told of every command that finished done (the alert desk: a ban decides alerts).
+        self.after_done: list[Callable[[Actor, Plan, Ticket], None]] = []
 
     def slash(self, command: Command[Any]) -> str:
         """The name to type for `command` in this workspace: `/kick`, or `/cm-kick`."""
@@ -123,6 +127,11 @@ class Dispatcher:
         label = actor.role.label
         article = "an" if label[0] in "aeiou" else "a"
         lines = [f"*callmod commands for {article} {label}*"]
+        if actor.role is Role.NONE:  # commands anyone may use, such as /report
+            lines = [
+                ":lock: You have no callmod role (an admin can add you to MOD_MODERATORS); "
+                "these commands are open to everyone:"
+            ]
         lines += [f"`{escape(self.usage_line(c))}` — {escape(c.summary)}" for c in usable]
         presets = presets_help(self._services.settings, actor.role)
         if presets:
@@ -229,6 +238,27 @@ class Dispatcher:
             return Reply(":warning: That button no longer works; nothing was changed.")
         return await self._prepare(command, rest, actor)
 
+    async def run_line_recorded(
+        self,
+        line: str,
+        actor: Actor,
+        before: Callable[[], Awaitable[Reply | None]] | None = None,
+    ) -> tuple[Reply, Ticket | None]:
+        """A command line run for a caller that follows its case (an alert card's Kick): the
+        typed command's role, parse and argument checks, then `before` (what must happen
+        first; a Reply it returns stops here, nothing recorded), then the command without its
+        confirmation step (the caller asked already), with its case and audit line."""
+        word, _, rest = line.strip().partition(" ")
+        command = self.registry.get(word) if word else None
+        if command is None:
+            return Reply(":warning: That button no longer works; nothing was changed."), None
+        checked = self._authorize(command, rest, actor)
+        if isinstance(checked, Reply):
+            return checked, None
+        if before is not None and (stopped := await before()) is not None:
+            return stopped, None
+        return await self._execute(command, checked.args, actor)
+
     async def cancelled(self, value: str, *, user_id: str, user_name: str) -> Reply:
         """A Cancel click: only someone who may run the command can withdraw it."""
         actor = await self.actor(user_id, user_name)
@@ -254,6 +284,7 @@ class Dispatcher:
             bans=services.bans,
             cases=services.cases,
             ticket=ticket,
+            alerts=services.alerts,
         )
 
     async def click(
@@ -380,6 +411,8 @@ class Dispatcher:
             return reply, None
         await cases.finish(ticket, Outcome.DONE)
         self._notify(plan)
+        for observe in self.after_done:
+            observe(actor, plan, ticket)
         return self._offer_undo(await self._after(actor, plan, reply, ticket), ticket), ticket
 
     def _offer_undo(self, reply: Reply, ticket: Ticket) -> Reply:

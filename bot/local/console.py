@@ -24,6 +24,7 @@ from bot.core.parsing import (
     parse_tracks,
     parse_user,
 )
+from bot.local import console_alerts
 from bot.local.emulator import Invalid, NotFound
 from bot.local.fake_slack import ApiCall, OpenedView, PostedMessage, PublishedHome, ResponsePost
 from bot.local.stack import (
@@ -49,6 +50,7 @@ Type slash commands as in Slack, e.g. /kick sara call-123   (/mod help lists the
   :request <user> <call> <audio|video|screenshare>…   a user in the call asks for a permission
   :join <user> <call> [audio] [video] [screenshare]   a user joins the call, publishing those
   :leave <user> <call>               a user leaves the call
+{alerts}
   :advance <duration>                move the clock forward (e.g. :advance 30m) to watch bans expire
   :call [call]                       show the emulator's view of a call (default call-123)
   :form field=value …                fill the open form (e.g. :form user=sara duration=2h
@@ -58,6 +60,7 @@ Type slash commands as in Slack, e.g. /kick sara call-123   (/mod help lists the
   :moderate                          "Moderate…" on the last channel message callmod posted
   help                               this text;  quit  leaves
 The demo call default:call-123 has sara (audio, video), john (audio), alice and bob in it."""
+HELP = HELP.replace("{alerts}", console_alerts.HELP)
 
 
 @dataclass
@@ -194,6 +197,9 @@ class Console:
                 await self.stack.slash(line, self.who)
             elif line.startswith("click"):
                 await self._click(line)
+            elif line.split()[0] in console_alerts.WORDS:
+                self.print(console_alerts.raise_finding(self.stack.emulator, line))
+                await self.stack.idle()
             elif line.startswith(":request"):
                 await self._request(line)
             elif line.startswith(":join"):

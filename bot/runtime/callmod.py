@@ -19,10 +19,14 @@ from tenacity import (
 )
 
 from bot.cases import CaseStore, CaseStoreError
+from bot.core import names
 from bot.core.dispatch import Dispatcher, Services
 from bot.core.model import MessageRef
 from bot.core.presets import presets_of
 from bot.core.roles import RoleResolver
+from bot.moderation.alerts.decisions import AlertButtons
+from bot.moderation.alerts.desk import AlertDesk
+from bot.moderation.alerts.home import OpenAlertsSection
 from bot.moderation.bans.book import BanBook
 from bot.moderation.echoes import EchoBook
 from bot.moderation.history.book import CaseBook
@@ -49,8 +53,11 @@ from bot.slack.poster import Metadata, SlackPoster, SlackPostError, slack_client
 from bot.slack.replies import ReplySender
 from bot.stream import StreamAPIError, StreamClient
 from bot.stream.events import (
+    POLICY_VIOLATION,
     ActionEvent,
+    CallEnded,
     Delivery,
+    ModerationEvent,
     PermissionRequest,
     UserBanned,
     UserUnbanned,
@@ -86,7 +93,8 @@ class Callmod:
             raise ValueError("callmod needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         if settings.stream_api_key is None or settings.stream_api_secret is None:
             raise ValueError("callmod needs STREAM_API_KEY and STREAM_API_SECRET")
-        for channel in (settings.mod_log_channel, settings.requests_channel):
+        channels = (settings.mod_log_channel, settings.requests_channel, settings.alerts_channel)
+        for channel in channels:
             if channel is not None and not is_channel_id(channel):
                 raise ValueError(f"{channel!r} is a channel name: resolve_channels() it first")
         presets_of(settings)  # a bad MOD_REASON_PRESETS file is a ConfigError before anything
@@ -155,6 +163,20 @@ class Callmod:
         )
         for button in self.permission_requests.buttons():
             self.registry.add_button(button)  # before build_bolt_app, which registers them
+        self.alerts = AlertDesk(
+            poster=self.poster,
+            channel=settings.alerts_channel,
+            clock=clock,
+            cases=self.cases,
+            stream=stream,
+            bot_user_id=settings.mod_stream_user_id,
+            moderators=settings.mod_moderators,
+            escalate_after=settings.mod_alert_escalate_after,
+            default_call_type=settings.mod_default_call_type,
+            slash_queue=names.slash("queue", settings.mod_command_prefix),
+        )
+        for button in AlertButtons(self.alerts).buttons():
+            self.registry.add_button(button)
         self.dispatcher = Dispatcher(
             Services(
                 stream=stream,
@@ -166,8 +188,12 @@ class Callmod:
                 cases=self.cases,
                 audit=self._audit,
                 notices=self.notices,
+                alerts=self.alerts,
             )
         )
+        self.alerts.run_line = self.dispatcher.run_line_recorded
+        self.alerts.before_work = self.inflight.yield_to_acks
+        self.dispatcher.after_done.append(self.alerts.after_action)
         # The App Home tab (issue 14); other features add sections with home.add_section.
         self.home = AppHome(
             self.dispatcher,
@@ -175,6 +201,7 @@ class Callmod:
             requests=self.permission_requests,
             team_url=lambda: self.bans.team_url,
         )
+        self.home.add_section(OpenAlertsSection(self.alerts, self.alerts.slash_queue))
         self.bolt = build_bolt_app(
             client=self.slack,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -198,6 +225,7 @@ class Callmod:
         self.web_app = build_web_app(
             bolt=self.bolt,
             webhook=self.webhooks.handle,
+            moderation_webhook=self.webhooks.handle,
             health=self.health,
             ready=self.readiness.report,
             inflight=self.inflight,
@@ -234,6 +262,7 @@ class Callmod:
             raise
         # Nothing awaits from here on, so no request is handled before the timers are started.
         self.bans.start(rehydrate=rehydrate)
+        self.alerts.start()
         if self.settings.mod_case_retention_days is not None:
             self._pruner = asyncio.create_task(self._prune_daily())
         bound = self._runner.addresses[0][1] if self._runner.addresses else port
@@ -247,6 +276,7 @@ class Callmod:
             await asyncio.gather(self._pruner, return_exceptions=True)
         await self.bot_user.stop()
         await self.bans.stop()
+        await self.alerts.stop()
         await self.cases.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -262,6 +292,7 @@ class Callmod:
             await self.webhooks.drain()
             await self.bans.idle()
             await self.permission_requests.idle()
+            await self.alerts.idle()
             await self.home.idle()
             if self.notices is not None:
                 await self.notices.idle()
@@ -346,5 +377,9 @@ class Callmod:
             await self.bans.on_unbanned(event)
         elif isinstance(event, PermissionRequest):
             await self.permission_requests.on_request(event, delivery.webhook_id)
+        elif isinstance(event, ModerationEvent):
+            await self.alerts.on_event(event, delivery.webhook_id, delivery.received_at)
         elif isinstance(event, ActionEvent):
             await self.outside.on_event(event, delivery.webhook_id)
+            if isinstance(event, CallEnded) and event.reason == POLICY_VIOLATION:
+                await self.alerts.on_event(event, delivery.webhook_id, delivery.received_at)

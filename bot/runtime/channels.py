@@ -28,6 +28,7 @@ async def resolve_channels(settings: Settings) -> Settings:
     for variable, value in (
         ("MOD_LOG_CHANNEL", settings.mod_log_channel),
         ("MOD_REQUESTS_CHANNEL", settings.mod_requests_channel),
+        ("MOD_ALERTS_CHANNEL", settings.mod_alerts_channel),
     ):
         if value is None:
             continue

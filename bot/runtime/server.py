@@ -41,6 +41,7 @@ def build_web_app(
     inflight: InFlight,
     metrics: Endpoint | None = None,
     ready: Health | None = None,
+    moderation_webhook: Endpoint | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1 << 20)
 
@@ -64,6 +65,8 @@ def build_web_app(
     if bolt is not None:
         app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/stream/webhook", webhook)
+    if moderation_webhook is not None:  # Stream's separate moderation webhook URL
+        app.router.add_post("/stream/moderation-webhook", moderation_webhook)
     app.router.add_get("/healthz", healthz)
     if ready is not None:
         app.router.add_get("/readyz", readyz)

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
+from pydantic import TypeAdapter, ValidationError
 
 import bot
 from bot.settings import Settings
@@ -35,6 +36,7 @@ from bot.stream.errors import (
     no_answer,
     unreadable_answer,
 )
+from bot.stream.events import ReviewItem
 from bot.stream.live import (
     CALL_NAMES,
     MAX_CALLS_PAGE,
@@ -75,6 +77,15 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://video.stream-io-api.com"
 MAX_BANS_PAGE = 300
 MAX_BANS_OFFSET = 10_000
+MAX_REVIEW_PAGE = 100  # query_review_queue's limit
+MAX_FLAG_REASON = 255  # flag's reason
+_REVIEW_ITEM: TypeAdapter[ReviewItem] = TypeAdapter(ReviewItem)
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    items: tuple[ReviewItem, ...]
+    next: str | None
 
 # The tracks a roster shows (screen-share audio goes with the screen share).
 ROSTER_TRACKS: tuple[Track, ...] = ("audio", "video", "screenshare")
@@ -540,6 +551,82 @@ class StreamClient:
         await self._write(
             "POST", _call_path(call, "event"), ctx, {"user_id": user_id, "custom": dict(custom)}
         )
+
+    # --- the moderation review queue (stream-next-features.md §6b–§6d) ----------------------
+
+    async def query_review_queue(
+        self,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        limit: int = 25,
+        next_page: str | None = None,
+    ) -> ReviewPage:
+        """One page of review queue items, newest first (`filter`, not `filter_conditions`)."""
+        if not 1 <= limit <= MAX_REVIEW_PAGE:
+            raise ValueError(f"limit must be from 1 to {MAX_REVIEW_PAGE}")
+        body: dict[str, Any] = {
+            "limit": limit,
+            "sort": [{"field": "created_at", "direction": -1}],
+            "filter": dict(filter or {}),
+        }
+        if next_page is not None:
+            body["next"] = next_page
+        ctx = RequestContext("query_review_queue", writes=False)
+        answer = await self._send(
+            _Request("POST", "/api/v2/moderation/review_queue", ctx, body=body)
+        )
+        items: list[ReviewItem] = []
+        for index, raw in enumerate(self._list(ctx, answer, "items")):
+            try:
+                items.append(_REVIEW_ITEM.validate_python(raw))
+            except ValidationError as error:
+                where = ".".join(str(part) for part in error.errors()[0]["loc"]) or "item"
+                reason = f"items[].{where}: {error.errors()[0]['msg']}"
+                self._skipped(ctx.operation, 0, Skipped(index, reason, None, f"items[{index}]"))
+        return ReviewPage(tuple(items), _text_field(answer, "next"))
+
+    async def submit_action(
+        self,
+        item_id: str,
+        action_type: str,
+        *,
+        user_id: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A moderator's decision on a review queue item: `mark_reviewed`, `kick_user`,
+        `end_call`, `ban`…; the action's options go under its own name (`{"ban": {...}}`)."""
+        body: dict[str, Any] = {"action_type": action_type, "item_id": item_id, "user_id": user_id}
+        if payload is not None or action_type == "mark_reviewed":
+            body[action_type] = dict(payload or {})
+        ctx = RequestContext("submit_action", writes=True)
+        await self._write("POST", "/api/v2/moderation/submit_action", ctx, body)
+
+    async def flag(
+        self,
+        entity_type: str,
+        entity_id: str,
+        *,
+        user_id: str,
+        entity_creator_id: str | None = None,
+        reason: str | None = None,
+        custom: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """Flag something for review; returns the review queue item's id when Stream says."""
+        body: dict[str, Any] = {
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "user_id": user_id,
+        }
+        if entity_creator_id is not None:
+            body["entity_creator_id"] = entity_creator_id
+        if reason is not None:
+            body["reason"] = reason[:MAX_FLAG_REASON]
+        if custom:
+            body["custom"] = dict(custom)
+        # Read like a query: the answer names the item; a repeated flag only adds to the item.
+        ctx = RequestContext("flag", writes=False, user_ids=(entity_id,))
+        answer = await self._send(_Request("POST", "/api/v2/moderation/flag", ctx, body=body))
+        return _text_field(answer, "item_id")
 
     # --- users -----------------------------------------------------------------------------
 

@@ -40,6 +40,13 @@ CALL_PERMISSIONS_UPDATED: Final = "call.permissions_updated"
 CALL_ENDED: Final = "call.ended"
 UserStateEventType = Literal["user.deactivated", "user.reactivated"]
 USER_STATE_EVENT_TYPES: frozenset[str] = frozenset(get_args(UserStateEventType))
+# Stream's moderation findings (stream-next-features.md §5, §6a); see bot/moderation/alerts.
+CallModerationEventType = Literal["call.moderation_warning", "call.moderation_blur"]
+CALL_MODERATION_EVENT_TYPES: frozenset[str] = frozenset(get_args(CallModerationEventType))
+MODERATION_RULE_TRIGGERED: Final = "moderation_rule.triggered"
+ReviewItemEventType = Literal["review_queue_item.new", "review_queue_item.updated"]
+REVIEW_ITEM_EVENT_TYPES: frozenset[str] = frozenset(get_args(ReviewItemEventType))
+POLICY_VIOLATION: Final = "PolicyViolationModeration"  # call.ended's reason for a rule's end
 
 
 class EventError(ValueError):
@@ -153,6 +160,165 @@ class UserStateChanged(_Body):
     created_at: StreamTime
 
 
+def _severity_text(value: Any) -> Any:
+    """⚠ `severity` is an integer in the OAS, a word ("high") in some answers: keep it as text."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value if isinstance(value, str) else None
+
+
+def _labels(value: Any) -> Any:
+    """⚠ Labels and classifications arrive as ["nudity"], as {"nudity": 0.93}, or as objects
+    [{"label": "nudity", …}]: all become a tuple of label names."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Mapping):
+        return tuple(str(key) for key in value)
+    if isinstance(value, list | tuple):
+        names: list[str] = []
+        for item in value:
+            if isinstance(item, str):
+                names.append(item)
+            elif isinstance(item, Mapping):
+                name = item.get("label") or item.get("name") or item.get("category")
+                if isinstance(name, str):
+                    names.append(name)
+        return tuple(names)
+    return ()
+
+
+def _media(key: str) -> Any:
+    """⚠ `moderation_payload.texts` / `.images` hold strings; accept objects {"text"/"url"}."""
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return ()
+        found: list[str] = []
+        for item in value:
+            if isinstance(item, str):
+                found.append(item)
+            elif isinstance(item, Mapping) and isinstance(item.get(key), str):
+                found.append(item[key])
+        return tuple(found)
+
+    return read
+
+
+def _user_id_of(value: Any) -> Any:
+    """⚠ `reviewed_by` is a user id in the OAS; a user object is accepted too."""
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return value
+
+
+_Severity = Annotated[StrictStr | None, BeforeValidator(_severity_text)]
+_Labels = Annotated[tuple[StrictStr, ...], BeforeValidator(_labels)]
+
+
+class CallModerationEvent(_Body):
+    """`call.moderation_warning` (with Stream's warning `message`) or `call.moderation_blur`."""
+
+    type: CallModerationEventType
+    call_cid: _CallCid
+    user_id: _Text
+    message: _OptionalText = None
+    created_at: StreamTime
+
+
+class ModerationRule(_Body):
+    id: _OptionalText = None
+    name: _OptionalText = None
+    type: _OptionalText = None
+    description: _OptionalText = None
+
+
+class MatchedContent(_Body):
+    type: _OptionalText = None  # image | text
+    id: _OptionalText = None
+    text: _OptionalText = None
+    # ⚠ Not in the OAS's MatchedContent; a frame link is taken when one is sent.
+    url: _OptionalText = Field(None, validation_alias=AliasChoices("url", "image_url"))
+    classifications: _Labels = ()
+    ocr_classifications: _Labels = ()
+    severity: _Severity = None
+
+
+class ModerationRuleTriggered(_Body):
+    type: Literal["moderation_rule.triggered"] = MODERATION_RULE_TRIGGERED
+    rule: ModerationRule
+    entity_id: _Text
+    entity_type: _Text
+    user_id: _Text
+    triggered_actions: tuple[StrictStr, ...] = ()
+    violation_number: int | None = None
+    review_queue_item_id: _OptionalText = None
+    matched_contents: tuple[MatchedContent, ...] = ()
+    created_at: StreamTime
+
+
+class ModerationPayload(_Body):
+    texts: Annotated[tuple[StrictStr, ...], BeforeValidator(_media("text"))] = ()
+    images: Annotated[tuple[StrictStr, ...], BeforeValidator(_media("url"))] = ()
+
+
+class ItemCall(_Body):
+    cid: _OptionalText = None
+    id: _OptionalText = None
+    type: _OptionalText = None
+
+
+class ItemFlag(_Body):
+    type: _OptionalText = None
+    user_id: _OptionalText = None
+    user: EventUser | None = None
+    reason: _OptionalText = None
+    labels: _Labels = ()
+    custom: Mapping[str, Any] = Field(default_factory=dict)
+
+
+class ActionLog(_Body):
+    type: _OptionalText = None
+    user_id: _OptionalText = None
+    reason: _OptionalText = None
+
+
+class ReviewItem(_Body):
+    """`ReviewQueueItemResponse`, the fields callmod shows (the rest is ignored)."""
+
+    id: _Text
+    entity_type: _Text
+    entity_id: _Text
+    entity_creator_id: _OptionalText = None
+    entity_creator: EventUser | None = None
+    status: _OptionalText = None
+    recommended_action: _OptionalText = None
+    reviewed_by: Annotated[_OptionalText, BeforeValidator(_user_id_of)] = None
+    reviewed_at: StreamTime | None = None
+    completed_at: StreamTime | None = None
+    latest_moderator_action: _OptionalText = None
+    severity: _Severity = None
+    call: ItemCall | None = None
+    moderation_payload: ModerationPayload | None = None
+    flags: tuple[ItemFlag, ...] = ()
+    flags_count: int | None = None
+    created_at: StreamTime | None = None
+
+
+class ReviewItemEvent(_Body):
+    """`review_queue_item.new` / `.updated`; the item is required here (the OAS marks it
+    optional, but an event without it says nothing callmod can show)."""
+
+    type: ReviewItemEventType
+    review_queue_item: ReviewItem
+    flags: tuple[ItemFlag, ...] = ()
+    action: ActionLog | None = None
+    created_at: StreamTime
+
+
 class UnknownEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -172,8 +338,14 @@ StreamEvent = (
     | CallPermissionsUpdated
     | CallEnded
     | UserStateChanged
+    | CallModerationEvent
+    | ModerationRuleTriggered
+    | ReviewItemEvent
     | UnknownEvent
 )
+
+# Stream's moderation findings, shown as alert cards (bot/moderation/alerts).
+ModerationEvent = CallModerationEvent | ModerationRuleTriggered | ReviewItemEvent
 
 
 @dataclass(frozen=True)
@@ -207,6 +379,8 @@ def parse_event(payload: Mapping[str, Any]) -> StreamEvent:
 
 _CALL_USER = "call user event"
 _USER_STATE = "user state event"
+_CALL_MODERATION = "call moderation event"
+_REVIEW_ITEM = "review queue item event"
 _UNKNOWN = "unknown"
 _TAGS = {
     PERMISSION_REQUEST: PERMISSION_REQUEST,
@@ -217,6 +391,9 @@ _TAGS = {
     CALL_ENDED: CALL_ENDED,
     **dict.fromkeys(CALL_USER_EVENT_TYPES, _CALL_USER),
     **dict.fromkeys(USER_STATE_EVENT_TYPES, _USER_STATE),
+    **dict.fromkeys(CALL_MODERATION_EVENT_TYPES, _CALL_MODERATION),
+    MODERATION_RULE_TRIGGERED: MODERATION_RULE_TRIGGERED,
+    **dict.fromkeys(REVIEW_ITEM_EVENT_TYPES, _REVIEW_ITEM),
 }
 
 
@@ -239,6 +416,9 @@ _EVENTS: TypeAdapter[StreamEvent] = TypeAdapter(
         | Annotated[CallPermissionsUpdated, Tag(CALL_PERMISSIONS_UPDATED)]
         | Annotated[CallEnded, Tag(CALL_ENDED)]
         | Annotated[UserStateChanged, Tag(_USER_STATE)]
+        | Annotated[CallModerationEvent, Tag(_CALL_MODERATION)]
+        | Annotated[ModerationRuleTriggered, Tag(MODERATION_RULE_TRIGGERED)]
+        | Annotated[ReviewItemEvent, Tag(_REVIEW_ITEM)]
         | Annotated[UnknownEvent, BeforeValidator(_unknown), Tag(_UNKNOWN)],
         Discriminator(_tag),
     ]

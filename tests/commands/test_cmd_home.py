@@ -194,3 +194,27 @@ async def test_requests_too_old_to_answer_leave_the_tab(stack: LocalStack) -> No
 
     assert "None waiting." in text(home)
     assert not any(b[1] == APPROVE_ACTION for b in buttons(home))
+
+
+async def test_open_alerts_show_with_their_buttons_and_are_decided_from_the_tab(
+    stack: LocalStack,
+) -> None:
+    stack.emulator.moderation.rule("sara", CALL, ("nudity",))
+    await stack.idle()
+
+    home = await open_home(stack)
+
+    page = text(home)
+    assert "*Open alerts* · 1 open" in page and "`sara`" in page
+    labels = [b[0] for b in buttons(home)]
+    assert {"Kick", "Ban…", "Mark reviewed", "End call"} <= set(labels)
+    [review] = [b for b in buttons(home) if b[0] == "Mark reviewed"]
+    assert stack.driver is not None
+    await stack.driver.home_click(action_id=review[1], value=review[2], user_id=MODERATOR.user_id)
+    await stack.idle()
+
+    [card] = [m for m in stack.slack.messages if "Stream alert" in m.text]
+    assert "Reviewed by <@U0MODER01>, no action" in blocks_text(card.blocks)
+    assert "*Open alerts*\nNone open." in text(stack.slack.homes[MODERATOR.user_id])
+    outsider = await open_home(stack, OUTSIDER)
+    assert "alert" not in text(outsider).lower()

@@ -23,6 +23,8 @@ MODERATOR_COMMANDS = [
     "calls",
     "roster",
     "user",
+    "queue",
+    "report",  # anyone's
 ]
 ADMIN_ONLY_COMMANDS = [
     "muteall",
@@ -130,3 +132,4 @@ async def test_mod_help_for_an_outsider_lists_nothing(stack: LocalStack) -> None
 
     assert out.reply.startswith(":lock: You have no callmod role")
     assert "/kick" not in out.reply
+    assert "/report" in out.reply  # open to everyone

@@ -194,6 +194,13 @@ VALID: list[tuple[str, Any]] = [
         {"call": CallRef("livestream", "call-123"), "filter": "Sara Smith"},
     ),
     (f"/roster call-123 {'f' * 64}", {"filter": "f" * 64}),
+    # /queue [page], /report <user> <call> <reason…> (the reason as typed, spaces folded)
+    ("/queue", 0),
+    ("/queue 3", 2),
+    (
+        "/report @sara call-123 shouting  slurs --loud",
+        {"user": "sara", "call": CALL, "reason": "shouting slurs --loud"},
+    ),
 ]
 
 
@@ -380,6 +387,12 @@ INVALID: list[tuple[str, str]] = [
     ("/roster Live:call-123", "`Live` is not a call type"),
     ("/roster call-123 --all", "unknown option `--all` (options: none)"),
     (f"/roster call-123 {'f' * 65}", "the filter is longer than 64 characters"),
+    ("/queue next", "the only argument is a page number"),
+    ("/queue 0", "the only argument is a page number"),
+    ("/report sara call-123", "name the user, the call and what happened"),
+    ("/report sa/ra call-123 rude", "`sa/ra` is not a Stream user id"),
+    ("/report sara call.123 rude", "`call.123` is not a call id"),
+    (f"/report sara call-123 {'r' * 256}", "Stream takes at most 255"),
 ]
 
 
@@ -476,6 +489,8 @@ ROLES: list[tuple[str, str]] = [
     ("/calls", "moderator"),
     ("/roster call-123", "moderator"),
     ("/roster call-123 sar", "moderator"),
+    ("/queue", "moderator"),
+    ("/report sara call-123 rude", "nobody"),
 ]
 
 
@@ -519,6 +534,8 @@ def test_the_least_role_each_command_can_be_used_with(registry: Registry) -> Non
         "clearavatar": "admin",
         "calls": "moderator",
         "roster": "moderator",
+        "queue": "moderator",
+        "report": "nobody",
     }
 
 
@@ -537,6 +554,8 @@ def test_only_the_listings_change_nothing(registry: Registry) -> None:
         "user",
         "calls",
         "roster",
+        "queue",  # lists alerts; their buttons record their own cases
+        "report",  # a report is Stream's review item, not a case
     }
 
 
@@ -617,6 +636,12 @@ PLANS: list[tuple[str, str, dict[str, Any]]] = [
     ("/clearavatar sara", "clear the avatar of `sara`", {"target": "sara"}),
     ("/calls", "list live calls", {"target": None, "kind": None}),
     ("/roster call-123 sar", "show who is in `default:call-123`", {"call": CALL.cid, "kind": None}),
+    ("/queue", "list open Stream alerts", {"target": None, "kind": None}),
+    (
+        "/report sara call-123 rude",
+        "report `sara` in `default:call-123`",
+        {"target": "sara", "kind": None},
+    ),
 ]
 
 

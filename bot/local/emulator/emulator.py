@@ -13,6 +13,7 @@ from bot.local.emulator import events, lifecycle
 from bot.local.emulator.auth import server_token
 from bot.local.emulator.errors import Invalid
 from bot.local.emulator.faults import FaultInjector
+from bot.local.emulator.moderation import ModerationRoutes
 from bot.local.emulator.server import RecordedRequest, StreamApi
 from bot.local.emulator.state import (
     CALL_PERMISSIONS,
@@ -74,6 +75,11 @@ class StreamEmulator:
     def state(self, state: EmulatorState) -> None:
         """Swap the whole world (e.g. a prepared `EmulatorState`); the server serves it at once."""
         self._api.state = state
+
+    @property
+    def moderation(self) -> ModerationRoutes:
+        """The review queue and the moderation events (warn, blur, rule, flag)."""
+        return self._api.moderation
 
     @property
     def requests(self) -> list[RecordedRequest]:

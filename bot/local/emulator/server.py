@@ -50,6 +50,7 @@ from bot.local.emulator.errors import (
 from bot.local.emulator.faults import Fault, FaultInjector
 from bot.local.emulator.ids import check_user_id
 from bot.local.emulator.live_routes import LiveCallRoutes
+from bot.local.emulator.moderation import ModerationRoutes
 from bot.local.emulator.queries import query_bans
 from bot.local.emulator.routing import call_cid, duration, ok
 from bot.local.emulator.routing import started as request_started
@@ -118,6 +119,7 @@ class StreamApi:
         self.api_key = api_key
         self.api_secret = api_secret
         self.clock = clock
+        self.moderation = ModerationRoutes(self)  # the review queue (issue 15)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._pipeline])
@@ -145,6 +147,7 @@ class StreamApi:
             web.patch(API + "/users", self.update_users_partial, name="UpdateUsersPartial"),
             web.get(API + "/users", self.query_users, name="QueryUsers"),
             *LiveCallRoutes(self).routes(),
+            *self.moderation.routes(),
         ]
         app.add_routes(routes)
         return app
