@@ -189,6 +189,8 @@ class BanBook:
         self._reconcile_every = reconcile_every
         self._reconciler: asyncio.Task[None] | None = None
         self.reconciled = asyncio.Event()  # set after each reconciliation round (tests)
+        self._reconciling = asyncio.Event()  # clear while a periodic round runs
+        self._reconciling.set()
         self.rehydrated = asyncio.Event()
         self.team_url: str | None = None  # the workspace's URL, for permalinks (auth.test)
         self._rehydration: asyncio.Task[None] | None = None
@@ -212,6 +214,8 @@ class BanBook:
         await self.timers.stop()
 
     async def idle(self) -> None:
+        # A periodic round the clock woke makes HTTP calls: it may outlast the clock's advance.
+        await self._reconciling.wait()
         await self.timers.wait_idle()
 
     @property
@@ -684,10 +688,13 @@ class BanBook:
         assert self._reconcile_every is not None
         while True:
             await self._clock.sleep(self._reconcile_every)
+            self._reconciling.clear()
             try:
                 await self.reconcile()
             except (StreamAPIError, SlackPostError, CaseStoreError) as error:
                 log.warning("reconciliation with Stream failed; next round: %s", error)
+            finally:
+                self._reconciling.set()
 
     async def _announce_from_stream(self, record: BanRecord) -> None:
         """A ban callmod learns of from Stream: recorded as a case unless callmod made it."""
