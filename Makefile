@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo run test bench manifest lint clean
+.PHONY: demo ha-demo run test bench manifest lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,6 +16,14 @@ demo: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m bot serve
+
+# Three replicas on a throwaway Redis and PostgreSQL (installed from Debian if missing, as in CI),
+# a burst, one replica killed; prints what each replica did (bot/local/ha_demo.py).
+ha-demo: $(STAMP)
+	bash -c 'set -euo pipefail; source .ci/postgres.sh; source .ci/redis.sh; \
+		start_throwaway_postgres; start_throwaway_redis; \
+		REDIS_URL="$$CALLMOD_TEST_REDIS_URL" DATABASE_URL="$$CALLMOD_TEST_POSTGRES_URL" \
+		$(PY) -m bot.local.ha_demo'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

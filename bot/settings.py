@@ -49,6 +49,8 @@ _HINTS: dict[str, str] = {
     "postgresql+asyncpg://user:password@host/db",
     "mod_case_retention_days": "a whole number of days (unset keeps cases forever)",
     "mod_reconcile_seconds": "a number of seconds greater than 0",
+    "redis_url": "a Redis URL: redis://host:6379/0 or rediss://user:password@host:6380/0",
+    "mod_lease_seconds": "a number of seconds greater than 0",
     "host": "an IP address (0.0.0.0, 127.0.0.1, ::) or a host name of this machine",
     "log_level": "one of " + ", ".join(LOG_LEVELS),
     "log_format": "text or json",
@@ -123,6 +125,10 @@ class Settings(BaseSettings):
     mod_case_retention_days: int | None = Field(default=None, ge=1)
     # How often callmod's view of bans is brought into line with Stream's.
     mod_reconcile_seconds: float = Field(default=300.0, gt=0)
+    # Shared state for running several replicas (bot/shared): unset keeps it in this process.
+    redis_url: SecretStr | None = None  # may hold a password
+    # How long a replica holds a claimed timer before another one may take it over.
+    mod_lease_seconds: float = Field(default=30.0, gt=0)
     # Also tell each call what a moderator did (a `callmod.notice` custom event); off by default
     # because only a call app built to render those events shows anything.
     mod_notify_calls: bool = False
@@ -188,6 +194,16 @@ class Settings(BaseSettings):
     def _database_url(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if value == "" or value is None:
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not text.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("mod_case_retention_days", mode="before")

@@ -43,6 +43,7 @@ BELOW_RUNTIME = (
     "bot.cases.*",
     "bot.core.*",
     "bot.moderation.*",
+    "bot.shared.*",
     "bot.slack.*",
     "bot.stream.*",
     "bot.util.*",
@@ -64,7 +65,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "bot.stream knows nothing of Slack, the core, the domain or the runtime",
         importers=("bot.stream.*",),
-        only=("bot.stream.*", "bot.util.*", "bot.settings", "bot"),
+        only=("bot.stream.*", "bot.shared.*", "bot.util.*", "bot.settings", "bot"),
+    ),
+    Rule(
+        "bot.shared (state replicas share) imports nothing from bot but bot.shared and bot.util",
+        importers=("bot.shared.*",),
+        only=("bot.shared.*", "bot.util.*"),
     ),
     Rule(
         "bot.cases (the case store) knows nothing of Slack, Stream, the core or the domain",

@@ -250,6 +250,8 @@ def test_serve_exits_2_with_one_line(
         ("MOD_REQUESTS_CHANNEL", "#Mod-Requests", "is not a channel id or name"),
         ("DATABASE_URL", "mysql://db", "must start with sqlite+aiosqlite://"),
         ("MOD_CASE_RETENTION_DAYS", "0", "a whole number of days"),
+        ("REDIS_URL", "localhost:6379", "must start with redis://"),
+        ("MOD_LEASE_SECONDS", "0", "a number of seconds greater than 0"),
     ],
 )
 def test_every_setting_refuses_a_bad_value_with_one_line(

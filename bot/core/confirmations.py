@@ -5,7 +5,8 @@ re-parse the command and re-check the clicker's role with nothing kept in memory
 button value over 2,000 characters, so when the text would not fit, it stays here (keyed by the
 nonce, for `CONFIRMATION_TTL` on the injected clock, within a bound on the characters kept) and
 the button carries only the command name and the nonce. The nonces already claimed by a click are
-remembered too, which is how a double click is answered "already handled".
+remembered by the dispatcher in the shared state (bot/shared), which is how a double click, even
+on two replicas, is answered "already handled".
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from cachetools import FIFOCache, TTLCache
+from cachetools import TTLCache
 
 from bot.slack import blocks
 from bot.util.clock import Clock
@@ -22,7 +23,6 @@ from bot.util.clock import Clock
 CONFIRMATION_TTL = 30 * 60.0
 # Characters of command text kept for long confirmations, all together (the oldest go first).
 KEPT_TEXT_CHARS = 4_000_000
-REMEMBERED_CLAIMS = 10_000  # nonces of handled confirmations, to answer double clicks
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,6 @@ class Confirmations:
         self._texts: TTLCache[str, str] = TTLCache(
             maxsize=KEPT_TEXT_CHARS, ttl=CONFIRMATION_TTL, timer=clock.time, getsizeof=len
         )
-        self._claims: FIFOCache[str, str] = FIFOCache(REMEMBERED_CLAIMS)
 
     def button_value(self, command: str, text: str) -> str:
         """The value both buttons of a new confirmation carry."""
@@ -64,15 +63,3 @@ class Confirmations:
         if text is None:
             text = self._texts.get(nonce)
         return Pending(command, None if text is None else str(text), nonce)
-
-    def claim(self, nonce: str, user_id: str) -> str | None:
-        """Mark the confirmation handled by `user_id`; returns who handled it first, if someone
-        did."""
-        earlier = self._claims.get(nonce)
-        if earlier is not None:
-            return earlier
-        self._claims[nonce] = user_id
-        return None
-
-    def claimed_by(self, nonce: str) -> str | None:
-        return self._claims.get(nonce)

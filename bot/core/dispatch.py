@@ -8,6 +8,7 @@ each write in the audit channel.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -25,12 +26,13 @@ from bot.core.parsing import UsageError
 from bot.core.presets import presets_help
 from bot.core.registry import Command, Registry
 from bot.core.roles import RoleResolver
-from bot.core.undo import UNDO_ACTION, Undoable, UndoDesk
+from bot.core.undo import UNDO_ACTION, Undoable, UndoClick, UndoDesk
 from bot.moderation.bans.book import BanBook
 from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import history_button
 from bot.moderation.notices import CallNotices
 from bot.settings import Settings
+from bot.shared import InProcessState, SharedState, SharedStateError
 from bot.slack import blocks
 from bot.slack.blocks import Button, escape
 from bot.stream import StreamAPIError, StreamClient
@@ -45,6 +47,12 @@ CANCEL_ACTION = "callmod_cancel"
 # wants action ids unique within a block, so several in one block are told apart by a tag.
 COMMAND_ACTION = "callmod_run"
 COMMAND_ACTIONS = re.compile(r"^callmod_run(?::[A-Za-z0-9_-]{1,40})?$")
+# How long a handled click is remembered (to answer a later click "already handled").
+CLICK_MEMORY = 7 * 86_400.0
+TRY_AGAIN = (
+    ":hourglass: callmod cannot make sure this click acts only once right now; nothing was "
+    "changed. Try again in a moment."
+)
 
 
 def command_action(tag: str | None = None) -> str:
@@ -69,6 +77,7 @@ class Services:
     audit: AuditSink
     notices: CallNotices | None = None  # MOD_NOTIFY_CALLS: tell the call what was done
     alerts: object | None = None  # the alert desk (bot/moderation/alerts), for /queue and /report
+    shared: SharedState | None = None  # claims every replica sees (bot/shared); None: this process
 
 
 class Dispatcher:
@@ -76,6 +85,9 @@ class Dispatcher:
         self._services = services
         self._confirmations = Confirmations(services.clock)
         self._undos = UndoDesk(services.clock, services.settings.mod_undo_seconds)
+        # Confirm/Cancel and Undo clicks are claimed here, so that two clicks on two replicas
+        # still act once.
+        self._claims: SharedState = services.shared or InProcessState(services.clock)
         self.prefix = services.settings.mod_command_prefix  # /cm-kick as well as /kick
         # Told of every command that finished done (the alert desk: a ban decides alerts).
         self.after_done: list[Callable[[Actor, Plan, Ticket], None]] = []
@@ -211,7 +223,10 @@ class Dispatcher:
         if command is None:
             return Reply(":warning: That command no longer exists.")
         if pending.text is None:  # a long command kept server-side, and no longer
-            earlier = self._confirmations.claimed_by(pending.nonce)
+            try:
+                earlier = await self._claims.holder(f"confirm:{pending.nonce}")
+            except SharedStateError:
+                return Reply(TRY_AGAIN)
             if earlier is not None:
                 return Reply(f"This was already handled by {blocks.mention(earlier)}.")
             return Reply(
@@ -221,9 +236,11 @@ class Dispatcher:
         checked = self._authorize(command, pending.text, actor)
         if isinstance(checked, Reply):
             return checked
-        earlier = self._confirmations.claim(pending.nonce, actor.user_id)
-        if earlier is not None:
-            return Reply(f"This was already handled by {blocks.mention(earlier)}.")
+        claimed = await self._claim(f"confirm:{pending.nonce}", actor.user_id)
+        if isinstance(claimed, Reply):
+            return claimed
+        if claimed is not None:
+            return Reply(f"This was already handled by {blocks.mention(claimed)}.")
         return await self.execute(command, checked.args, actor)
 
     async def run_line(self, line: str, *, user_id: str, user_name: str) -> Reply:
@@ -269,9 +286,11 @@ class Dispatcher:
         command = self.registry.get(pending.command)
         if command is not None and actor.role < command.min_role:
             return _denied(actor, command.min_role, self.slash(command))
-        earlier = self._confirmations.claim(pending.nonce, actor.user_id)
-        if earlier is not None:
-            return Reply(f"This was already handled by {blocks.mention(earlier)}.")
+        claimed = await self._claim(f"confirm:{pending.nonce}", actor.user_id)
+        if isinstance(claimed, Reply):
+            return claimed
+        if claimed is not None:
+            return Reply(f"This was already handled by {blocks.mention(claimed)}.")
         return Reply("Cancelled; nothing was changed.", outcome="cancelled")
 
     def context(self, actor: Actor, ticket: Ticket | None = None) -> ActionContext:
@@ -338,7 +357,11 @@ class Dispatcher:
             clicked = self._undos.read(value)
         except ValueError:
             return Reply(":warning: That button no longer works; nothing was changed.")
-        earlier = self._undos.claimed_by(clicked.token)
+        try:
+            earlier = await self._claims.holder(f"undo:{clicked.token}")
+            clicked = await self._shared_undo(clicked)  # offered by another replica
+        except SharedStateError:
+            return Reply(TRY_AGAIN)
         if earlier is not None:
             return Reply(f"This was already undone by {blocks.mention(earlier)}.")
         undoable = clicked.undoable
@@ -353,15 +376,56 @@ class Dispatcher:
         checked = self._authorize(command, rest, actor)
         if isinstance(checked, Reply):
             return checked
-        earlier = self._undos.claim(clicked.token, actor.user_id)
-        if earlier is not None:
-            return Reply(f"This was already undone by {blocks.mention(earlier)}.")
+        claimed = await self._claim(f"undo:{clicked.token}", actor.user_id)
+        if isinstance(claimed, Reply):
+            return claimed
+        # Kept in this process too, for the App Home's Undo buttons (`button_for_case`).
+        claimed = claimed or self._undos.claim(clicked.token, actor.user_id)
+        if claimed is not None:
+            return Reply(f"This was already undone by {blocks.mention(claimed)}.")
         reply, ticket = await self._execute(command, checked.args, actor)
         if reply.outcome == "failed":
             self._undos.release(clicked.token)  # nothing changed: the button may be tried again
+            await self._release(f"undo:{clicked.token}", actor.user_id)
         elif reply.outcome == "done" and ticket is not None:
             await self._services.cases.mark_undone(undoable.cases, ticket, actor)
         return reply
+
+    async def _share_undo(self, value: str, undoable: Undoable) -> None:
+        """Several replicas: what an Undo button reverses, for a click reaching another one."""
+        if self._services.shared is None:
+            return
+        token = self._undos.read(value).token
+        kept = json.dumps({"line": undoable.line, "cases": list(undoable.cases)})
+        try:
+            await self._claims.put(f"undoable:{token}", kept, self._undos.seconds)
+        except SharedStateError as error:  # the button works on this replica only
+            log.warning("could not share an Undo: %s", error)
+
+    async def _shared_undo(self, clicked: UndoClick) -> UndoClick:
+        if clicked.undoable is not None or self._services.shared is None:
+            return clicked
+        kept = await self._claims.get(f"undoable:{clicked.token}")
+        if kept is None:
+            return clicked
+        data = json.loads(kept)
+        undoable = Undoable(str(data["line"]), tuple(int(n) for n in data["cases"]))
+        return replace(clicked, undoable=undoable)
+
+    async def _claim(self, key: str, user_id: str) -> str | Reply | None:
+        """Claim a click for `user_id`: None when it is theirs now, who had it otherwise, or
+        the "try again" reply when the shared state cannot say (acting could double it)."""
+        try:
+            return await self._claims.claim(key, user_id, CLICK_MEMORY)
+        except SharedStateError as error:
+            log.warning("could not claim a click: %s", error)
+            return Reply(TRY_AGAIN)
+
+    async def _release(self, key: str, user_id: str) -> None:
+        try:
+            await self._claims.release(key, user_id)
+        except SharedStateError as error:  # the claim stays until it expires
+            log.warning("could not release a click: %s", error)
 
     async def execute(self, command: Command[Any], args: Any, actor: Actor) -> Reply:
         """Run a parsed, authorized command. Its look-up runs first (when that ends it, nothing
@@ -413,13 +477,15 @@ class Dispatcher:
         self._notify(plan)
         for observe in self.after_done:
             observe(actor, plan, ticket)
-        return self._offer_undo(await self._after(actor, plan, reply, ticket), ticket), ticket
+        return await self._offer_undo(await self._after(actor, plan, reply, ticket), ticket), ticket
 
-    def _offer_undo(self, reply: Reply, ticket: Ticket) -> Reply:
+    async def _offer_undo(self, reply: Reply, ticket: Ticket) -> Reply:
         """A reversible command's reply gets an Undo button (for MOD_UNDO_SECONDS), another
         write's reply the reason it has none; the text stays as it was, for notifications."""
         if reply.undo is not None:
-            button = self._undos.button(Undoable(reply.undo, tuple(ticket.numbers)))
+            undoable = Undoable(reply.undo, tuple(ticket.numbers))
+            button = self._undos.button(undoable)
+            await self._share_undo(button.value, undoable)
             extra = blocks.actions([button])
         elif reply.no_undo is not None:
             extra = blocks.context(reply.no_undo)

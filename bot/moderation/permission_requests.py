@@ -25,6 +25,8 @@ from bot.core.model import Click, Plan, Reply, Role
 from bot.core.parsing import PERMISSION_PHRASES, UsageError, describe_permissions, parse_call
 from bot.core.registry import ButtonAction
 from bot.moderation.history.render import history_button
+from bot.moderation.shared_requests import Decision, RequestShare, SharedRequest
+from bot.shared import SharedStateError
 from bot.slack import blocks
 from bot.slack.blocks import Button, code, date_token, escape, mention
 from bot.slack.poster import SlackPoster, SlackPostError, case_metadata
@@ -47,6 +49,10 @@ APPROVE_ONLY_ACTIONS: dict[str, str] = {
 MAX_REQUESTS_PER_MESSAGE = (blocks.MAX_BLOCKS - 1) // 2
 DEFAULT_BATCH_WINDOW = 60.0
 DEFAULT_MAX_REQUESTS = 10_000
+TRY_AGAIN = (
+    ":hourglass: callmod cannot make sure this click acts only once right now; nothing was "
+    "sent to Stream. Try again in a moment."
+)
 
 ClickHandler = Callable[[ActionContext, Click], Awaitable[Reply]]
 
@@ -87,6 +93,7 @@ class Batch:
     version: int = 0  # bumped on every change
     shown: int = 0  # the version Slack shows
     flusher: asyncio.Task[None] | None = None
+    borrowed: bool = False  # posted by another replica: shown from the shared state
 
 
 @dataclass
@@ -108,7 +115,9 @@ class PermissionDesk:
         batch_window: float = DEFAULT_BATCH_WINDOW,
         batch_size: int = MAX_REQUESTS_PER_MESSAGE,
         max_requests: int = DEFAULT_MAX_REQUESTS,
+        shared: RequestShare | None = None,
     ) -> None:
+        """`shared`: several replicas run; a click on any of them decides a request once."""
         if not 1 <= batch_size <= MAX_REQUESTS_PER_MESSAGE:
             raise ValueError(f"batch_size must be 1..{MAX_REQUESTS_PER_MESSAGE}")
         self._poster = poster
@@ -123,6 +132,7 @@ class PermissionDesk:
         self._by_delivery: FIFOCache[str, RequestRecord] = FIFOCache(max_requests)
         self._open: dict[str, Batch] = {}  # call cid -> the batch new requests join
         self._flushers: set[asyncio.Task[None]] = set()
+        self._shared = shared
         self.stats = DeskStats()
 
     def buttons(self) -> list[ButtonAction]:
@@ -156,6 +166,7 @@ class PermissionDesk:
                 log.warning("permission request for a malformed call cid ignored")
                 return
             record = self._add(event, call, self._channel, delivery_id)
+            await self._publish(record)
         await self._show(record.batch)
 
     def _add(
@@ -220,6 +231,7 @@ class PermissionDesk:
 
     async def _flush(self, batch: Batch) -> None:
         while batch.shown < batch.version:
+            await self._apply_decisions(batch)
             self._expire_due(batch)
             version = batch.version
             text, rendered = render(batch, self._max_age)
@@ -236,6 +248,7 @@ class PermissionDesk:
                 )
                 self.stats.messages_updated += 1
             batch.shown = version
+            await self._publish_batch(batch)
 
     def _expire_due(self, batch: Batch) -> None:
         for record in batch.requests:
@@ -257,6 +270,9 @@ class PermissionDesk:
     async def _show_after_click(self, batch: Batch) -> str:
         """Update the message after a decision; a failure is a note for the clicker."""
         try:
+            if batch.borrowed:  # posted by another replica: re-rendered from the shared state
+                await self._show_borrowed(batch)
+                return ""
             await self._show(batch)
         except SlackPostError as error:
             return f"\n_(The request message could not be updated: {escape(str(error))}.)_"
@@ -265,7 +281,7 @@ class PermissionDesk:
     # -- clicks --------------------------------------------------------------------------------
 
     async def _approve_all(self, ctx: ActionContext, click: Click) -> Reply:
-        record = self.requests.get(click.value)
+        record = await self._record(click.value, click)
         return await self._decide(ctx, click, record.permissions if record else ())
 
     def _approve_only(self, permission: str) -> ClickHandler:
@@ -282,7 +298,10 @@ class PermissionDesk:
     ) -> Reply:
         """`grant` None denies; otherwise the permissions to grant (all or one of the asked)."""
         actor = ctx.actor
-        record = self.requests.get(click.value)
+        try:
+            record = await self._record(click.value, click)
+        except SharedStateError:
+            return Reply(TRY_AGAIN)
         if record is None:
             return Reply(
                 ":warning: callmod no longer knows this request (it is too old, or callmod "
@@ -305,6 +324,10 @@ class PermissionDesk:
         # Claimed before any await, so a second click (or a double click) finds it taken.
         record.status = Status.CLAIMED
         record.handled_by = actor.user_id
+        if self._shared is not None:  # and across replicas: only the claim's winner acts
+            refused = await self._claim_shared(record, actor.user_id)
+            if refused is not None:
+                return refused
         if grant:
             try:
                 await ctx.stream.update_user_permissions(
@@ -313,6 +336,7 @@ class PermissionDesk:
             except StreamAPIError as error:
                 record.status = Status.PENDING
                 record.handled_by = None
+                await self._release_shared(record, actor.user_id)
                 advice = (
                     "It may have been applied before the answer was lost; the buttons are "
                     "still there, so approving again is safe."
@@ -326,6 +350,7 @@ class PermissionDesk:
         record.granted = grant or ()
         record.decided_at = self._clock.time()
         batch.version += 1
+        await self._share_decision(record)
         note = await self._show_after_click(batch)
         if record.status is Status.APPROVED:
             text = (
@@ -338,6 +363,165 @@ class PermissionDesk:
                 f"{describe_permissions(record.permissions)} in {code(record.call.cid)}."
             )
         return Reply(text + note, did=_plan(record))  # the dispatcher records and audits it
+
+
+    # -- several replicas (bot/moderation/shared_requests.py) ------------------------------------
+
+    async def _publish(self, record: RequestRecord) -> None:
+        if self._shared is None:
+            return
+        shared = SharedRequest(
+            record.id,
+            record.call,
+            record.user_id,
+            record.user_name,
+            record.permissions,
+            record.asked_at,
+            record.received_at,
+        )
+        try:
+            await self._shared.publish(shared)
+        except SharedStateError as error:  # a click on another replica will not know it
+            log.warning("could not share permission request %s: %s", record.id, error)
+
+    async def _record(self, request_id: str, click: Click) -> RequestRecord | None:
+        """The request a click names: this replica's, or one another replica posted (then in a
+        borrowed batch: the clicked message, shown from the shared state)."""
+        record = self.requests.get(request_id)
+        if record is not None or self._shared is None:
+            return record
+        shared = await self._shared.load(request_id)
+        if shared is None:
+            return None
+        batch = Batch(
+            call=shared.call,
+            channel=click.channel_id or "",
+            opened_at=shared.received_at,
+            ts=click.message_ts,
+            borrowed=True,
+        )
+        record = self._shared_record(shared, batch)
+        batch.requests.append(record)
+        return record
+
+    @staticmethod
+    def _shared_record(shared: SharedRequest, batch: Batch) -> RequestRecord:
+        return RequestRecord(
+            id=shared.id,
+            call=shared.call,
+            user_id=shared.user_id,
+            user_name=shared.user_name,
+            permissions=shared.permissions,
+            asked_at=shared.asked_at,
+            received_at=shared.received_at,
+            batch=batch,
+        )
+
+    async def _publish_batch(self, batch: Batch) -> None:
+        if self._shared is None or batch.ts is None or batch.borrowed:
+            return
+        try:
+            await self._shared.publish_batch(
+                batch.channel, batch.ts, [record.id for record in batch.requests]
+            )
+        except SharedStateError as error:  # a click elsewhere leaves the message as it is
+            log.warning("could not share a permission-request message: %s", error)
+
+    async def _show_borrowed(self, batch: Batch) -> None:
+        """Re-render a message another replica posted: every request it lists, with the
+        decisions made on any replica, from the shared state. SlackPostError on failure."""
+        assert self._shared is not None
+        if not batch.channel or batch.ts is None:
+            return
+        try:
+            ids = await self._shared.batch(batch.channel, batch.ts)
+            if ids is None:
+                return
+            decided = {record.id: record for record in batch.requests}
+            full = Batch(batch.call, batch.channel, batch.opened_at, ts=batch.ts, borrowed=True)
+            for request_id in ids:
+                record = decided.get(request_id)
+                if record is None:
+                    shared = await self._shared.load(request_id)
+                    if shared is None:
+                        continue
+                    record = self._shared_record(shared, full)
+                    if (decision := await self._shared.decision(request_id)) is not None:
+                        self._apply(record, decision)
+                full.requests.append(record)
+        except SharedStateError as error:
+            log.warning("could not re-render a permission-request message: %s", error)
+            return
+        self._expire_due(full)
+        text, rendered = render(full, self._max_age)
+        users = {record.user_id for record in full.requests}
+        metadata = case_metadata(
+            user_id=users.pop() if len(users) == 1 else None, call_cid=full.call.cid
+        )
+        await self._poster.update(full.channel, batch.ts, text, rendered, metadata=metadata)
+        self.stats.messages_updated += 1
+
+    async def _claim_shared(self, record: RequestRecord, user_id: str) -> Reply | None:
+        """Claim the request in the shared state; the reply when it cannot be had."""
+        assert self._shared is not None
+        try:
+            holder = await self._shared.claim(record.id, user_id)
+            decision = await self._shared.decision(record.id) if holder is not None else None
+        except SharedStateError as error:
+            log.warning("could not claim permission request %s: %s", record.id, error)
+            record.status, record.handled_by = Status.PENDING, None
+            return Reply(TRY_AGAIN)
+        if holder is None:
+            return None
+        record.status, record.handled_by = Status.PENDING, None
+        if decision is None:
+            return Reply(f"{mention(holder)} is handling this request right now.")
+        self._apply(record, decision)
+        note = await self._show_after_click(record.batch)
+        return Reply(already_handled(record) + note)
+
+    async def _release_shared(self, record: RequestRecord, user_id: str) -> None:
+        if self._shared is not None:
+            try:
+                await self._shared.release(record.id, user_id)
+            except SharedStateError as error:  # the claim stays: "handling it right now"
+                log.warning("could not release permission request %s: %s", record.id, error)
+
+    async def _share_decision(self, record: RequestRecord) -> None:
+        if self._shared is None:
+            return
+        decision = Decision(
+            record.status.value,
+            record.handled_by or "",
+            record.decided_at or self._clock.time(),
+            record.granted,
+        )
+        try:
+            await self._shared.decide(record.id, decision)
+        except SharedStateError as error:  # the claim still answers "handling it right now"
+            log.warning("could not share the decision on request %s: %s", record.id, error)
+
+    async def _apply_decisions(self, batch: Batch) -> None:
+        """Before showing a batch: the decisions other replicas made on its requests."""
+        if self._shared is None:
+            return
+        for record in batch.requests:
+            if record.status is not Status.PENDING:
+                continue
+            try:
+                decision = await self._shared.decision(record.id)
+            except SharedStateError:
+                return  # shown as this replica knows it; the next showing catches up
+            if decision is not None:
+                self._apply(record, decision)
+
+    @staticmethod
+    def _apply(record: RequestRecord, decision: Decision) -> None:
+        record.status = Status(decision.status)
+        record.handled_by = decision.by
+        record.decided_at = decision.at
+        record.granted = decision.granted
+        record.batch.version += 1
 
 
 # -- rendering ---------------------------------------------------------------------------------

@@ -28,11 +28,13 @@ from bot.moderation.alerts.decisions import AlertButtons
 from bot.moderation.alerts.desk import AlertDesk
 from bot.moderation.alerts.home import OpenAlertsSection
 from bot.moderation.bans.book import BanBook
+from bot.moderation.bans.shared_expiry import SharedExpiries
 from bot.moderation.echoes import EchoBook
 from bot.moderation.history.book import CaseBook
 from bot.moderation.notices import CallNotices
 from bot.moderation.outside import OutsideDesk
 from bot.moderation.permission_requests import PermissionDesk
+from bot.moderation.shared_requests import RequestShare
 from bot.runtime.bot_user import BotUser
 from bot.runtime.listen import listen
 from bot.runtime.metrics import Metrics
@@ -41,11 +43,13 @@ from bot.runtime.readiness import (
     Cached,
     Readiness,
     flag,
+    shared_reachable,
     store_writable,
     stream_probe,
 )
 from bot.runtime.server import build_web_app
 from bot.settings import ConfigError, Settings
+from bot.shared import SharedState, open_shared_state, replica_name
 from bot.slack.bolt import Listeners, build_bolt_app
 from bot.slack.channels import is_channel_id
 from bot.slack.home import AppHome
@@ -86,9 +90,13 @@ class Callmod:
         clock: Clock,
         store: CaseStore,
         stream_clock: Clock | None = None,
+        shared: SharedState | None = None,
+        replica: str | None = None,
     ) -> None:
         """`store` is the open case store (`open_store`); `stream_clock` paces the Stream
-        client's retries (defaults to `clock`)."""
+        client's retries (defaults to `clock`); `shared` is the state replicas share (by
+        default opened from REDIS_URL, or kept in this process) and `replica` this process's
+        name as an owner of leases in it."""
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("callmod needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         if settings.stream_api_key is None or settings.stream_api_secret is None:
@@ -101,6 +109,14 @@ class Callmod:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
+        self._owns_shared = shared is None
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.shared = shared or open_shared_state(redis_url, clock)
+        # Several replicas share state (a shared state given, or Redis): expiries are taken
+        # from the shared schedule. One process alone keeps today's in-memory timers only.
+        self.replicated = shared is not None or redis_url is not None
+        self.replica = replica or replica_name()
+        self.metrics.watch_shared(self.shared.stats)
         self.stream = stream = StreamClient.from_settings(
             settings,
             clock=stream_clock or clock,
@@ -134,6 +150,7 @@ class Callmod:
             channel=settings.mod_log_channel,
             clock=clock,
             bot_stream_user_id=settings.mod_stream_user_id,
+            expiries=self._shared_expiries(),
         )
         self.echoes = EchoBook(clock, settings.mod_stream_user_id)
         stream.write_observer = self.echoes
@@ -160,6 +177,11 @@ class Callmod:
             clock=clock,
             max_age=settings.mod_request_max_age_seconds,
             default_call_type=settings.mod_default_call_type,
+            shared=(
+                RequestShare(self.shared, keep_for=2 * settings.mod_request_max_age_seconds)
+                if self.replicated
+                else None
+            ),
         )
         for button in self.permission_requests.buttons():
             self.registry.add_button(button)  # before build_bolt_app, which registers them
@@ -189,6 +211,7 @@ class Callmod:
                 audit=self._audit,
                 notices=self.notices,
                 alerts=self.alerts,
+                shared=self.shared if self.replicated else None,
             )
         )
         self.alerts.run_line = self.dispatcher.run_line_recorded
@@ -214,6 +237,7 @@ class Callmod:
             api_secret=settings.stream_api_secret.get_secret_value(),
             dispatch=self.on_webhook,
             clock=clock,
+            shared=self.shared,
         )
         self.metrics.watch_pending_timers(lambda: len(self.bans.timers))
         self.bot_user = BotUser(stream, settings.mod_stream_user_id, clock=clock)
@@ -284,6 +308,15 @@ class Callmod:
             await self._session.close()
         await self.stream.aclose()
         await self._probe_stream.aclose()
+        if self._owns_shared:
+            await self.shared.close()
+
+    def halt(self) -> None:
+        """Stop working at once, as `kill -9` would (the replica tests and `make ha-demo`):
+        webhooks, timers and sweeps are cancelled mid-way and no claim or lease is given back.
+        The HTTP server stays bound until `stop()`; whoever routes to it stops doing so."""
+        self.webhooks.halt()
+        self.bans.halt()
 
     async def idle(self) -> None:
         """Wait until every acked command, webhook and due timer has finished its work."""
@@ -296,6 +329,16 @@ class Callmod:
             await self.home.idle()
             if self.notices is not None:
                 await self.notices.idle()
+
+    def _shared_expiries(self) -> SharedExpiries | None:
+        if not self.replicated:
+            return None
+        return SharedExpiries(
+            self.shared,
+            replica=self.replica,
+            lease=self.settings.mod_lease_seconds,
+            clock=self.clock,
+        )
 
     async def _learn_team_url(self) -> None:
         """The workspace URL (auth.test), so `/bans` can link each ban's notification."""
@@ -338,6 +381,8 @@ class Callmod:
         readiness.add("stream", Cached(probe, clock=self.clock))
         readiness.add("stream_user", flag(self.bot_user.ready.is_set, self.bot_user.status))
         readiness.add("case_store", Cached(store_writable(self.store), clock=self.clock))
+        if self.replicated:
+            readiness.add("shared_state", shared_reachable(self.shared))
         rebuilt = self.bans.rehydrated.is_set
         readiness.add(
             "ban_timers",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.cases import CaseStore, CaseStoreError
+from bot.shared import SharedState, SharedStateError
 from bot.stream import StreamAPIError, StreamClient
 from bot.util.clock import Clock
 
@@ -119,6 +120,20 @@ def store_writable(store: CaseStore) -> CheckFn:
         except TimeoutError:
             return Check(False, f"not writable: no write went through in {STORE_CHECK_SECONDS:g} s")
         return Check(True, "writable")
+
+    return check
+
+
+def shared_reachable(shared: SharedState) -> CheckFn:
+    """Whether the state replicas share (Redis) answers a PING. Without it callmod still runs
+    commands, but refuses clicks it cannot claim and webhooks it cannot dedupe."""
+
+    async def check() -> Check:
+        try:
+            await shared.ping()
+        except SharedStateError as error:
+            return Check(False, f"unreachable: {error}")
+        return Check(True, f"{shared.kind}: reachable")
 
     return check
 

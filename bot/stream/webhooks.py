@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from cachetools import TTLCache
 
+from bot.shared import InProcessState, SharedState, SharedStateError
 from bot.stream.events import Delivery, EventError, UnknownEvent, event_type, parse_event
 from bot.util.clock import Clock, SystemClock
 
@@ -47,6 +47,7 @@ class WebhookStats:
     rejected_body: int = 0  # too large (413), bad gzip, bad JSON or bad event fields (400)
     unknown_type: int = 0
     dispatch_errors: int = 0
+    unavailable: int = 0  # answered 503: the shared dedupe could not be reached
 
 
 class _Rejected(Exception):
@@ -68,17 +69,17 @@ class WebhookReceiver:
         max_body_bytes: int = 1 << 20,
         dedupe_ttl: float = 24 * 3600,
         dedupe_max: int = 100_000,
+        shared: SharedState | None = None,
     ) -> None:
         self._api_key = api_key
         self._api_secret = api_secret
         self._dispatch = dispatch
         self._clock: Clock = clock or SystemClock()
         self._max_body_bytes = max_body_bytes
-        # Ids expire by the injected clock. `in` never refreshes an entry, so the least recently
-        # used one that TTLCache evicts at `dedupe_max` is the oldest.
-        self._seen: TTLCache[str, bool] = TTLCache(
-            maxsize=dedupe_max, ttl=dedupe_ttl, timer=self._clock.time
-        )
+        # Ids expire by the injected clock; kept in this process (bounded by `dedupe_max`, the
+        # oldest evicted first) unless `shared` puts them where every replica sees them.
+        self._seen: SharedState = shared or InProcessState(self._clock, max_keys=dedupe_max)
+        self._dedupe_ttl = dedupe_ttl
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = WebhookStats()
 
@@ -105,11 +106,18 @@ class WebhookReceiver:
         webhook_id = request.headers.get("X-Webhook-Id", "").strip()
         if not webhook_id:
             webhook_id = "sha256:" + hashlib.sha256(body).hexdigest()
-        if webhook_id in self._seen:
+        try:
+            first = await self._seen.remember_once(f"webhook:{webhook_id}", self._dedupe_ttl)
+        except SharedStateError as error:
+            # Without the shared dedupe a retry reaching another replica would act twice; Stream
+            # retries a 503, so the delivery is answered later instead of risked now.
+            self.stats.unavailable += 1
+            logger.warning("webhook %r not taken: %s", webhook_id, error)
+            return web.json_response({"error": "try again"}, status=503)
+        if not first:
             self.stats.duplicates += 1
             logger.debug("webhook %r is a duplicate; acknowledged", webhook_id)
             return web.json_response({"status": "duplicate"})
-        self._seen[webhook_id] = True
         self.stats.accepted += 1
 
         if isinstance(event, UnknownEvent):
@@ -127,6 +135,11 @@ class WebhookReceiver:
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._dispatch_done(done, delivery))
         return web.json_response({"status": "accepted"})
+
+    def halt(self) -> None:
+        """Cancel every background dispatch at once, as a crash would (replica tests)."""
+        for task in self._tasks:
+            task.cancel()
 
     async def drain(self) -> None:
         """Wait until every background dispatch has finished."""

@@ -155,6 +155,13 @@ class TimerRegistry(Generic[T]):
             await asyncio.wait({runner})
         await self._wait_fires()
 
+    def halt(self) -> None:
+        """Stop at once, as a crash would: the runner and every running expiry callback are
+        cancelled, and nothing is awaited (the replica tests' hard stop)."""
+        runner, self._runner = self._runner, None
+        for task in [*([runner] if runner is not None else []), *self._fires]:
+            task.cancel()
+
     async def wait_idle(self) -> None:
         """Wait until no expiry callback is running and none is due but not yet started."""
         while True:

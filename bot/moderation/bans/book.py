@@ -13,6 +13,7 @@ already succeeded are not repeated.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from dataclasses import dataclass
@@ -49,8 +50,15 @@ from bot.moderation.bans.render import (
     lifted_notification,
     notification,
 )
+from bot.moderation.bans.shared_expiry import (
+    SharedExpiries,
+    announced,
+    ending,
+    from_payload,
+)
 from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import earlier_text
+from bot.shared import Due, SharedStateError
 from bot.slack.blocks import code
 from bot.slack.poster import Metadata, SlackPoster, SlackPostError, case_metadata
 from bot.stream import Ban, StreamAPIError, StreamClient
@@ -68,6 +76,7 @@ SAME_BAN_TOLERANCE = 60.0
 OWED_HORIZON = 7 * 86_400.0  # announcements owed for longer than this are not made any more
 MAX_CLOSED_MESSAGES = 10_000  # notifications remembered for "already closed" answers to clicks
 REHYDRATE_MAX_WAIT = 300.0  # seconds between start-up rebuild attempts, at most
+LINK_LANDING_SECONDS = 5.0  # several replicas: how long an expiry waits for its case links
 
 
 class UnbanOutcome(Enum):
@@ -162,7 +171,10 @@ class BanBook:
         cases: CaseBook,
         retry_base: float = 5.0,
         reconcile_every: float | None = None,
+        expiries: SharedExpiries | None = None,
     ) -> None:
+        """`expiries`: the shared expiry schedule when several replicas run (each expiry is
+        announced by one of them); None announces every expiry from this process."""
         self._stream = stream
         self._cases = cases
         cases.notification_editor = self._republish
@@ -187,6 +199,7 @@ class BanBook:
             clock, self._expire, retry_base=retry_base
         )
         self._reconcile_every = reconcile_every
+        self._expiries = expiries
         self._reconciler: asyncio.Task[None] | None = None
         self.reconciled = asyncio.Event()  # set after each reconciliation round (tests)
         self._reconciling = asyncio.Event()  # clear while a periodic round runs
@@ -205,18 +218,35 @@ class BanBook:
             self.rehydrated.set()
         if self._reconcile_every is not None and self._reconciler is None:
             self._reconciler = asyncio.create_task(self._reconcile_periodically())
+        if self._expiries is not None:
+            self._expiries.start(self._expire_shared)
 
     async def stop(self) -> None:
+        if self._expiries is not None:
+            await self._expiries.stop()
         for task in (self._rehydration, self._reconciler):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self.timers.stop()
 
+    def halt(self) -> None:
+        """Stop at once, as a crash would (the replica tests' hard stop): background work is
+        cancelled mid-way and no lease is given back."""
+        for task in (self._rehydration, self._reconciler):
+            if task is not None:
+                task.cancel()
+        self._rehydration = self._reconciler = None
+        if self._expiries is not None:
+            self._expiries.halt()
+        self.timers.halt()
+
     async def idle(self) -> None:
         # A periodic round the clock woke makes HTTP calls: it may outlast the clock's advance.
         await self._reconciling.wait()
         await self.timers.wait_idle()
+        if self._expiries is not None:
+            await self._expiries.idle()
 
     @property
     def bans_in_flight(self) -> int:
@@ -248,6 +278,7 @@ class BanBook:
         # while the ban is in flight, its echoes are held here instead of being announced.
         own = OwnBan(actor, reason, duration, ip_ban, ticket or Ticket(()), self._clock.time())
         self._in_flight[user_id] = []
+        await self._mark_own(user_id)
         try:
             try:
                 await self._stream.ban(
@@ -397,6 +428,8 @@ class BanBook:
         if by_id == self._bot_user and user_id in self._in_flight:
             self._in_flight[user_id].append(event)  # callmod's own ban, still being answered
             return
+        if by_id == self._bot_user and await self._made_elsewhere(user_id):
+            return  # callmod's own ban, made (and announced) by another replica
         created = event.created_at.timestamp()
         own = self._unanswered.get(user_id) if by_id == self._bot_user else None
         if own is not None and created >= own.asked_at - SAME_BAN_TOLERANCE:
@@ -420,6 +453,8 @@ class BanBook:
             expires_at=expires,
             source="webhook",
         )
+        if by_id == self._bot_user and await self._adopt_announced(record):
+            return  # callmod's own ban, announced by another replica (unmarked: Redis was away)
         await self._announce_from_stream(record)
 
     async def on_unbanned(self, event: UserUnbanned) -> None:
@@ -487,6 +522,8 @@ class BanBook:
             self.timers.schedule(record.user_id, record.expires_at, record)
         else:
             self.timers.cancel(record.user_id)
+        if self._expiries is not None:
+            await self._expiries.put(record)
         if previous is not None and previous is not record and previous.closure is None:
             self._set_closure(previous, Closure(ClosureKind.REPLACED, None, self._clock.time()))
             if previous.message_ts is not None:
@@ -507,6 +544,8 @@ class BanBook:
                 return False
             ts = maybe_ts
         record.channel, record.message_ts = self._channel, ts
+        if self._expiries is not None and record.expires_at is not None:
+            await self._expiries.put(record)  # now with the notification, for a takeover
         return True
 
     async def _close(self, record: BanRecord, closure: Closure, *, raise_on_failure: bool) -> bool:
@@ -514,6 +553,8 @@ class BanBook:
         retried webhook can finish the job."""
         if self.records.get(record.user_id) is record:
             self.timers.cancel(record.user_id)
+            if self._expiries is not None:
+                await self._expiries.remove(record.user_id)
         if record.closure is None:
             self._set_closure(record, closure)
         if raise_on_failure:
@@ -539,8 +580,114 @@ class BanBook:
         return record.message_ts is not None
 
     async def _expire(self, user_id: str, record: BanRecord) -> None:
-        async with self._lock:
+        if self._expiries is None:
+            async with self._lock:
+                await self._expire_locked(user_id, record)
+            return
+        # Several replicas: announced by whichever takes it from the shared schedule. A
+        # SharedStateError raises, and the timer retries.
+        taken = await self._expiries.take(user_id)
+        if taken is None and self.records.get(user_id) is record:
+            # Not on the schedule: ended by another replica (the case store says so), or never
+            # shared (Redis was away when the ban was installed).
+            if await ending(self._cases.store, record) is not None:
+                self._forget_expired_elsewhere(user_id, record)
+                return
+            taken = await self._expiries.take_again(record)
+        if isinstance(taken, float):  # another replica holds it: look again when its lease ends
+            self.timers.schedule(user_id, taken, record)
+        elif taken is not None:
+            await self._expire_taken(user_id, record)
+
+    async def _expire_shared(self, due: Due) -> None:
+        """A due expiry the sweep took (its owner died, or this replica never knew the ban)."""
+        user_id, shared = due.item, from_payload(due.item, due.payload)
+        record = self.records.get(user_id)
+        if record is None or record.closure is not None:
+            record = self.records[user_id] = shared
+        elif abs(record.created_at - shared.created_at) > SAME_BAN_TOLERANCE:
+            log.info("the shared expiry of %s is of an earlier ban; dropped", user_id)
+            await self._expiries_finish(user_id)
+            return
+        await self._expire_taken(user_id, record)
+
+    async def _expire_taken(self, user_id: str, record: BanRecord) -> None:
+        assert self._expiries is not None
+        async with self._expiries.holding(user_id), self._lock:
+            if record.expiry_case is None and self.records.get(user_id) is record:
+                await self._resume_from_store(record)
             await self._expire_locked(user_id, record)
+            # Off the schedule only once the case store holds the announcement (its link is
+            # written behind, within milliseconds): a takeover reads it there.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LINK_LANDING_SECONDS):
+                    await self._cases.idle()
+        await self._expiries_finish(user_id)
+
+    async def _expiries_finish(self, user_id: str) -> None:
+        if self._expiries is not None:
+            await self._expiries.finish(user_id)
+
+    async def _resume_from_store(self, record: BanRecord) -> None:
+        """What a replica that died mid-expiry already did, as the case store has it: the
+        `ban_expired` case (then Stream was lifted) and the line that announced it."""
+        case = await ending(self._cases.store, record)
+        if case is None:
+            return
+        if case.kind is Kind.UNBAN:  # lifted elsewhere: that replica closed it
+            self._forget_expired_elsewhere(record.user_id, record)
+            return
+        record.lifted = True
+        record.expiry_case = Ticket((), [case.number])
+        if announced(case):
+            record.message_closed = record.line_posted = True
+
+    async def _mark_own(self, user_id: str) -> None:
+        """Several replicas: tell the others this ban is callmod's own, made here, so that its
+        `user.banned` echo reaching another replica is not announced there too."""
+        if self._expiries is None:
+            return
+        with contextlib.suppress(SharedStateError):
+            await self._expiries.shared.claim(
+                f"own-ban:{user_id}", self._expiries.replica, OWN_ECHO_WINDOW
+            )
+
+    async def _made_elsewhere(self, user_id: str) -> bool:
+        if self._expiries is None:
+            return False
+        try:
+            maker = await self._expiries.shared.holder(f"own-ban:{user_id}")
+        except SharedStateError:
+            return False
+        return maker is not None and maker != self._expiries.replica
+
+    async def _adopt_announced(self, record: BanRecord) -> bool:
+        """Several replicas: a ban another replica already announced (the case store links its
+        notification) becomes known here as it is, instead of being announced again."""
+        if self._expiries is None:
+            return False
+        try:
+            case = await self._cases.store.latest_open_ban(record.user_id)
+        except CaseStoreError:
+            return False
+        if case is None or abs(case.created_at.timestamp() - record.created_at) > (
+            SAME_BAN_TOLERANCE
+        ):
+            return False
+        if not any(m.purpose is MessagePurpose.NOTIFICATION for m in case.messages):
+            return False
+        remember_announcement(record, case)
+        self.records[record.user_id] = record
+        if record.expires_at is not None:
+            self.timers.schedule(record.user_id, record.expires_at, record)
+            await self._expiries.put(record, replace=False)
+        return True
+
+    def _forget_expired_elsewhere(self, user_id: str, record: BanRecord) -> None:
+        if self.records.get(user_id) is record and record.closure is None:
+            expired_at = record.expires_at or self._clock.time()
+            self._set_closure(record, Closure(ClosureKind.EXPIRED, None, expired_at))
+            del self.records[user_id]
 
     async def _expire_locked(self, user_id: str, record: BanRecord) -> None:
         if self.records.get(user_id) is not record:
@@ -670,8 +817,11 @@ class BanBook:
                 await self._announce_own(user_id, own, ban.created_at.timestamp())
                 await self._cases.finish(own.ticket, Outcome.DONE)
                 continue
+            found = record_from_stream(ban, self._bot_user)
+            if await self._adopt_announced(found):
+                continue  # announced by another replica
             log.info("Stream holds a ban of %s callmod did not know; announcing it", user_id)
-            await self._announce_from_stream(record_from_stream(ban, self._bot_user))
+            await self._announce_from_stream(found)
         for user_id, record in [*self.records.items(), *self._lifted_unseen.items()]:
             ended = record.expires_at is not None and record.expires_at <= now
             if user_id in held or user_id in self._in_flight or record.closure or ended:
@@ -747,6 +897,8 @@ class BanBook:
             user_id = expiry.target_user_id
             if user_id is None or user_id in self.records:
                 continue  # a newer ban of the user is in force; its own lifecycle follows
+            if self._expiries is not None and await self._expiries.scheduled(user_id):
+                continue  # a replica is announcing it (or will take it over): not twice
             ban = await store.latest_before(user_id, Kind.BAN, expiry.number)
             record = record_from_case(ban, user_id, self._bot_user)
             expired_at = record.expires_at or expiry.created_at.timestamp()
@@ -820,6 +972,8 @@ class BanBook:
             else:
                 count += 1
             self.timers.schedule(ban.user_id, record.expires_at, record)
+            if self._expiries is not None:  # one another replica shares already stays its own
+                await self._expiries.put(record, replace=False)
         for old, newer in replaced:
             await self._replaced_while_away(old, newer)
         for user_id, case in announced.items():
@@ -832,6 +986,8 @@ class BanBook:
                 record.lapsed_offline = True
                 self.records[user_id] = record
                 self.timers.schedule(user_id, record.expires_at, record)
+                if self._expiries is not None:
+                    await self._expiries.put(record, replace=False)
             else:
                 self._lifted_unseen[user_id] = record
         self.rehydrated.set()
