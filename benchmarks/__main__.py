@@ -12,7 +12,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import ack, alerts, cases, client, e2e, forms, rehydrate, roster, timers
+from benchmarks import (
+    ack,
+    alerts,
+    cases,
+    client,
+    e2e,
+    forms,
+    rehydrate,
+    replicas,
+    roster,
+    timers,
+)
 from benchmarks.procs import placement
 from benchmarks.report import Row, format_table
 
@@ -33,6 +44,7 @@ def _suites(quick: bool) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("roster", lambda: roster.run(quick=quick)),
         ("forms", lambda: forms.run(quick=quick)),
         ("alerts", lambda: alerts.run(quick=quick)),
+        ("replicas", lambda: replicas.run(quick=quick)),
     ]
 
 
@@ -58,6 +70,7 @@ def render(rows: list[Row], *, quick: bool, seconds: float) -> str:
         roster.NOTES,
         forms.NOTES,
         alerts.NOTES,
+        replicas.NOTES,
         "Timers: see benchmarks/timers.py.",
     ]
     return "\n".join(

@@ -51,6 +51,9 @@ class ServerConfig:
     kind: Kind
     signing_secret: str
     backend: Info  # the backend's ready info: Stream and Slack addresses and credentials
+    redis_url: str | None = None  # callmod kinds: REDIS_URL (shared state), benchmarks/replicas.py
+    port: int = 0  # 0: a free port
+    reuse_port: bool = False  # callmod kinds: REUSE_PORT (several processes on one port)
 
 
 def stream_headers(api_secret: str) -> dict[str, str]:
@@ -85,7 +88,10 @@ class CallmodServer:
             "mod_admins": [ADMIN_ID],
             "mod_log_channel": LOG_CHANNEL,
             "database_url": self._config.backend["database_url"],
+            "reuse_port": self._config.reuse_port,
         }
+        if self._config.redis_url is not None:
+            values["redis_url"] = self._config.redis_url
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     async def start(self) -> Info:
@@ -97,7 +103,7 @@ class CallmodServer:
             url = settings.database_url.get_secret_value()
             self._store = await CaseStore.open(url, clock=clock)
         self._callmod = Callmod(settings, clock=clock, store=self._store)
-        base = await self._callmod.start("127.0.0.1", 0)
+        base = await self._callmod.start("127.0.0.1", self._config.port)
         return {"events_url": f"{base}/slack/events", "webhook_url": f"{base}/stream/webhook"}
 
     async def handle(self, command: str, args: Info) -> Info:

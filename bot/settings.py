@@ -139,6 +139,9 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
+    # Bind with SO_REUSEPORT, so several processes on one host accept on the same PORT and the
+    # kernel spreads new connections among them (REUSE_PORT=true; Linux, off by default).
+    reuse_port: bool = False
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

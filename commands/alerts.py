@@ -124,7 +124,7 @@ def _report_plan(args: ReportArgs) -> Plan:
 async def _report(ctx: ActionContext, args: ReportArgs) -> Reply:
     desk = _desk(ctx)
     if desk is not None:
-        wait = desk.report_wait(ctx.actor.user_id)
+        wait = await desk.report_wait(ctx.actor.user_id)
         if wait is not None:
             minutes = max(1, round(wait / 60))
             return Reply(

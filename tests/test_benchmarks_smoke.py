@@ -26,7 +26,9 @@ MODULES = (
     "benchmarks.rehydrate",
     "benchmarks.cases",
     "benchmarks.roster",
+    "benchmarks.alerts",
     "benchmarks.forms",
+    "benchmarks.replicas",
 )
 
 
@@ -132,3 +134,20 @@ def test_roster_benchmark_runs_its_quick_path() -> None:
     for r in rows[:-1]:
         assert isinstance(r["value"], float) and r["value"] > 0
         assert isinstance(r["baseline"], float) and r["baseline"] > 0
+
+
+def test_replicas_benchmark_reports_the_redis_rows_as_not_run_without_redis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import replicas
+
+    monkeypatch.setattr(replicas.shutil, "which", lambda name: None)
+
+    rows = replicas.run(quick=True, part="ack")  # raises unless callmod replied to every /kick
+
+    names = [str(r["name"]) for r in rows]
+    assert "ack p99, Redis, keep-alive (not run: redis-server is not on PATH)" in names
+    assert "ack p99, new conns, 2 processes (not run: redis-server is not on PATH)" in names
+    (one,) = [r for r in rows if r["name"] == "ack p99, new conns, 1 process"]
+    assert isinstance(one["value"], float) and isinstance(one["baseline"], float)
+    assert rows[-1]["name"] == "replicas failed /kick replies" and rows[-1]["met"] is True

@@ -9,6 +9,8 @@ It answers in Slack's documented shapes for the methods callmod uses.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hmac
 import itertools
@@ -441,6 +443,7 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self.channels.info,
             "conversations.list": self.channels.list,
+            "conversations.history": self._history,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
@@ -500,7 +503,7 @@ class FakeSlack:
         wanted_hash = args.get("hash")
         if wanted_hash and (current is None or wanted_hash != current.hash):
             raise _MethodError("hash_conflict")
-        view = _home_view(args.get("view"))
+        view = _view(args.get("view"), "home")
         if current is None:
             current = PublishedHome(user_id, f"V{next(self._view_numbers):08d}", view, "")
             self.homes[user_id] = current
@@ -539,6 +542,85 @@ class FakeSlack:
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
+        }
+
+    async def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history (https://docs.slack.dev/reference/methods/conversations.history):
+        a channel's messages, newest first, without thread replies, ephemeral or deleted ones;
+        `oldest` / `latest` bound them (exclusive unless `inclusive`), `limit` (default 100, at
+        most 999) and `cursor` page them (`has_more`, `response_metadata.next_cursor`). Each
+        message's `metadata` is included with `include_all_metadata`. A channel the fake does
+        not know or the bot cannot see is `channel_not_found`; one the bot is not in,
+        `not_in_channel`; a bad cursor, `invalid_cursor`."""
+        channel_id = args.get("channel")
+        if not isinstance(channel_id, str) or not channel_id:
+            raise _MethodError("channel_not_found")
+        known = self.channels.get(channel_id)
+        if known is None and not channel_id.startswith("D"):
+            raise _MethodError("channel_not_found")
+        if known is not None:
+            if known.is_private and not known.is_member:
+                raise _MethodError("channel_not_found")
+            if not known.is_member:
+                raise _MethodError("not_in_channel")
+        try:
+            limit = int(str(args.get("limit") or 100))
+        except ValueError:
+            raise _MethodError("invalid_limit") from None
+        limit = max(1, min(limit, 999))
+        start = _history_offset(args.get("cursor"))
+        if start is None:
+            raise _MethodError("invalid_cursor")
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        oldest = _ts_arg(args.get("oldest"), "invalid_ts_oldest") or 0.0
+        latest = _ts_arg(args.get("latest"), "invalid_ts_latest") or None
+
+        def within(ts: float) -> bool:
+            after = ts >= oldest if inclusive else ts > oldest
+            before = latest is None or (ts <= latest if inclusive else ts < latest)
+            return after and before
+
+        listed = sorted(
+            (
+                m
+                for m in self.messages
+                if m.channel == channel_id
+                and not m.ephemeral
+                and not m.deleted
+                and (m.thread_ts is None or m.thread_ts == m.ts)
+                and within(float(m.ts))
+            ),
+            key=lambda m: float(m.ts),
+            reverse=True,
+        )
+        page = listed[start : start + limit]
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        shaped = []
+        for message in page:
+            one: dict[str, Any] = {
+                "type": "message",
+                "user": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "app_id": "A0CALLMOD",
+                "text": message.text,
+                "ts": message.ts,
+                "team": self.team_id,
+            }
+            if message.blocks:
+                one["blocks"] = message.blocks
+            if with_metadata and message.metadata is not None:
+                one["metadata"] = message.metadata
+            shaped.append(one)
+        after = start + len(page)
+        more = after < len(listed)
+        return {
+            "ok": True,
+            "messages": shaped,
+            "has_more": more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+            "response_metadata": {"next_cursor": _history_cursor(after) if more else ""},
         }
 
     def dm_channel(self, user_id: str) -> str:
@@ -762,6 +844,32 @@ def _required(args: dict[str, Any], name: str, error: str) -> str:
     return value
 
 
+def _ts_arg(value: object, error: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(str(value))
+    except ValueError:
+        raise _MethodError(error) from None
+
+
+def _history_cursor(offset: int) -> str:
+    return base64.b64encode(f"next_ts:{offset}".encode()).decode()
+
+
+def _history_offset(cursor: object) -> int | None:
+    if cursor is None or cursor == "":
+        return 0
+    try:
+        decoded = base64.b64decode(str(cursor), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    number = decoded.removeprefix("next_ts:")
+    if not decoded.startswith("next_ts:") or not number.isdigit():
+        return None
+    return int(number)
+
+
 def _channel_arg(target: Callable[[str], str], args: dict[str, Any]) -> str:
     """The `channel` argument as the channel id the method acts on (see fake_channels.py)."""
     try:
@@ -856,19 +964,23 @@ MAX_SELECT_OPTIONS = 100
 MAX_OPTION_VALUE = 2000  # Block Kit: an option's value, like a button's, is at most 2,000
 
 
-def _view(value: object) -> dict[str, Any]:
-    """A modal as views.open and views.update take it, or the error Slack answers."""
-    if not isinstance(value, dict) or value.get("type") != "modal":
-        raise _MethodError("invalid_arguments", ["must provide a modal view [json-pointer:/view]"])
+def _view(value: object, kind: str = "modal") -> dict[str, Any]:
+    """A view as Slack takes it — a modal (views.open, views.update) or a Home tab
+    (views.publish, `kind="home"`) — or the error Slack answers. Only a modal has a title and
+    Submit/Close texts; a Home tab holds no input blocks, so checking their elements is moot."""
+    if not isinstance(value, dict) or value.get("type") != kind:
+        missing = f"must provide a {kind} view [json-pointer:/view]"
+        raise _MethodError("invalid_arguments", [missing])
     problems = []
-    title = value.get("title")
-    if not isinstance(title, dict) or not _text_of(title):
-        problems.append("must provide a title [json-pointer:/view/title]")
-    elif len(_text_of(title)) > MAX_VIEW_TITLE:
-        problems.append(_too_long(MAX_VIEW_TITLE, "/view/title/text"))
-    for name in ("submit", "close"):
-        if len(_text_of(value.get(name))) > MAX_VIEW_TITLE:
-            problems.append(_too_long(MAX_VIEW_TITLE, f"/view/{name}/text"))
+    if kind == "modal":
+        title = value.get("title")
+        if not isinstance(title, dict) or not _text_of(title):
+            problems.append("must provide a title [json-pointer:/view/title]")
+        elif len(_text_of(title)) > MAX_VIEW_TITLE:
+            problems.append(_too_long(MAX_VIEW_TITLE, "/view/title/text"))
+        for name in ("submit", "close"):
+            if len(_text_of(value.get(name))) > MAX_VIEW_TITLE:
+                problems.append(_too_long(MAX_VIEW_TITLE, f"/view/{name}/text"))
     if len(str(value.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
         problems.append(_too_long(MAX_PRIVATE_METADATA, "/view/private_metadata"))
     if len(str(value.get("callback_id") or "")) > MAX_CALLBACK_ID:
@@ -887,33 +999,6 @@ def _view(value: object) -> dict[str, Any]:
         element = block.get("element")
         if block.get("type") == "input" and isinstance(element, dict):
             problems += _element_problems(element, f"{at}/element")
-    if problems:
-        raise _MethodError("invalid_blocks", problems)
-    return value
-
-
-def _home_view(value: object) -> dict[str, Any]:
-    """A Home tab view as views.publish takes it, or the error Slack answers."""
-    if not isinstance(value, dict) or value.get("type") != "home":
-        raise _MethodError("invalid_arguments", ["must provide a home view [json-pointer:/view]"])
-    problems = []
-    if len(str(value.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
-        problems.append(_too_long(MAX_PRIVATE_METADATA, "/view/private_metadata"))
-    if len(str(value.get("callback_id") or "")) > MAX_CALLBACK_ID:
-        problems.append(_too_long(MAX_CALLBACK_ID, "/view/callback_id"))
-    if problems:
-        raise _MethodError("invalid_arguments", problems)
-    blocks = value.get("blocks")
-    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
-        raise _MethodError("invalid_blocks", ["must provide an array [json-pointer:/view/blocks]"])
-    if len(blocks) > MAX_VIEW_BLOCKS:
-        too_many = f"no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"
-        raise _MethodError("invalid_blocks", [too_many])
-    problems = [
-        problem
-        for b, block in enumerate(blocks)
-        for problem in _block_problems(block, f"/view/blocks/{b}")
-    ]
     if problems:
         raise _MethodError("invalid_blocks", problems)
     return value

@@ -196,6 +196,8 @@ class Callmod:
             escalate_after=settings.mod_alert_escalate_after,
             default_call_type=settings.mod_default_call_type,
             slash_queue=names.slash("queue", settings.mod_command_prefix),
+            shared=self.shared if self.replicated else None,
+            replica=self.replica,
         )
         for button in AlertButtons(self.alerts).buttons():
             self.registry.add_button(button)
@@ -223,6 +225,7 @@ class Callmod:
             self.slack,
             requests=self.permission_requests,
             team_url=lambda: self.bans.team_url,
+            shared=self.shared if self.replicated else None,
         )
         self.home.add_section(OpenAlertsSection(self.alerts, self.alerts.slash_queue))
         self.bolt = build_bolt_app(
@@ -277,7 +280,7 @@ class Callmod:
         self._runner = web.AppRunner(self.web_app, access_log=None)
         await self._runner.setup()
         try:
-            await listen(self._runner, host, port)
+            await listen(self._runner, host, port, reuse_port=self.settings.reuse_port)
         except ConfigError:  # leave nothing running; `stop()` may still be called
             await self.bot_user.stop()
             await self._runner.cleanup()

@@ -18,9 +18,12 @@ from bot.settings import ConfigError
 BACKLOG = 1024  # a burst of new Slack connections must not overflow the listen queue
 
 
-async def listen(runner: web.AppRunner, host: str, port: int) -> web.TCPSite:
-    """Start serving `runner` on host:port (port 0 picks a free one)."""
-    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
+async def listen(
+    runner: web.AppRunner, host: str, port: int, *, reuse_port: bool = False
+) -> web.TCPSite:
+    """Start serving `runner` on host:port (port 0 picks a free one). `reuse_port` binds with
+    SO_REUSEPORT: other processes doing the same may accept on the same port (REUSE_PORT)."""
+    site = web.TCPSite(runner, host, port, backlog=BACKLOG, reuse_port=reuse_port or None)
     try:
         await site.start()
     except OSError as error:

@@ -34,6 +34,7 @@ from bot.core.parsing import describe_permissions
 from bot.moderation.bans.render import UNBAN_ACTION, ban_entry
 from bot.moderation.history.render import case_line, history_button
 from bot.moderation.permission_requests import APPROVE_ACTION, DENY_ACTION, PermissionDesk
+from bot.shared import SharedState, SharedStateError
 from bot.slack import blocks
 from bot.slack.blocks import Button, code, date_token, escape
 from bot.stream import StreamAPIError
@@ -44,6 +45,7 @@ MAX_HOME_BLOCKS = 100  # Slack: a Home tab view holds at most 100 blocks
 SHOWN = 10  # calls, requests, bans and actions: at most this many each
 LOOKUP_SECONDS = 2.0
 REMEMBERED_VIEWERS = 10_000
+VIEWER_SECONDS = 30 * 86_400.0  # with replicas: how long an opened tab is known to all of them
 # Outcomes after which the actor's Home tab is published again (something may have changed).
 REFRESH_OUTCOMES = frozenset({"done", "failed", "maybe_applied", "error"})
 OUTSIDER_TEXT = (
@@ -72,8 +74,13 @@ class AppHome:
         *,
         requests: PermissionDesk | None = None,
         team_url: Callable[[], str | None] = lambda: None,
+        shared: SharedState | None = None,
     ) -> None:
+        """`shared`: the state replicas share, when several run: who opened their tab is kept
+        there too, so an action on any replica refreshes the tab opened through another."""
         self._dispatcher = dispatcher
+        self._shared = shared
+        self._checks: set[asyncio.Task[None]] = set()
         self._client = client
         self._requests = requests
         self._team_url = team_url
@@ -98,13 +105,38 @@ class AppHome:
         if event.get("tab", "home") != "home" or not user_id:
             return
         self._viewers[user_id] = True
+        if self._shared is not None:
+            try:
+                await self._shared.put(f"home-viewer:{user_id}", "1", VIEWER_SECONDS)
+            except SharedStateError as error:  # this replica still refreshes it
+                log.warning("could not share that %s opened the Home tab: %s", user_id, error)
         await self.publish(user_id)
 
     def after_action(self, user_id: str, outcome: str) -> None:
         """After `user_id` ran a command, a click or a form: publish their tab again, once
         however many actions land while one publish is running."""
-        if outcome not in REFRESH_OUTCOMES or user_id not in self._viewers:
+        if outcome not in REFRESH_OUTCOMES:
             return
+        if user_id not in self._viewers:
+            if self._shared is not None:  # opened through another replica, perhaps
+                check = asyncio.create_task(self._refresh_if_shared(user_id))
+                self._checks.add(check)
+                check.add_done_callback(self._checks.discard)
+            return
+        self._refresh(user_id)
+
+    async def _refresh_if_shared(self, user_id: str) -> None:
+        assert self._shared is not None
+        try:
+            opened = await self._shared.get(f"home-viewer:{user_id}")
+        except SharedStateError as error:
+            log.warning("could not learn whether %s opened the Home tab: %s", user_id, error)
+            return
+        if opened is not None:
+            self._viewers[user_id] = True
+            self._refresh(user_id)
+
+    def _refresh(self, user_id: str) -> None:
         if user_id in self._running:
             self._again.add(user_id)
             return
@@ -123,7 +155,8 @@ class AppHome:
             self._running.pop(user_id, None)
 
     async def idle(self) -> None:
-        while self._running:
+        while self._running or self._checks:
+            await asyncio.gather(*self._checks, return_exceptions=True)
             await asyncio.gather(*list(self._running.values()), return_exceptions=True)
 
     async def publish(self, user_id: str) -> bool:

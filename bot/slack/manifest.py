@@ -28,6 +28,8 @@ BOT_SCOPES = (
     "users:read",
     "channels:read",
     "groups:read",
+    "channels:history",  # several replicas: an expiry line a dead replica posted is found by
+    "groups:history",  # its message metadata (conversations.history) instead of posted again
 )
 MOD_USAGE = "<command> <args…> | help"
 # Events callmod subscribes to: the Home tab is published when a moderator opens it (no scope

@@ -53,6 +53,8 @@ PERMANENT_ERRORS = frozenset(
 # Message metadata (https://docs.slack.dev/messaging/message-metadata): every message callmod
 # posts says whom, which call and which case it is about, for shortcuts and other tools.
 METADATA_EVENT = "callmod_case"
+HISTORY_PAGE = 200  # conversations.history: messages a page …
+HISTORY_PAGES = 5  # … and pages looked through for a message a dead replica posted
 Metadata = dict[str, Any]
 
 
@@ -135,6 +137,48 @@ class SlackPoster:
             raise SlackPostError(f"chat.update failed: {error}", error) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SlackPostError(f"chat.update failed: {type(exc).__name__}") from exc
+
+    async def find_case_message(
+        self,
+        channel: str,
+        case_number: int,
+        *,
+        oldest: float | None = None,
+        pages: int = HISTORY_PAGES,
+    ) -> str | None:
+        """The ts of a message callmod posted in `channel` (since `oldest`) whose metadata names
+        case `case_number` (`conversations.history` with `include_all_metadata`, newest first,
+        at most `pages` pages); None when there is none. Raises SlackPostError when Slack
+        does not answer (the caller must not post then: the message may be there)."""
+        cursor = None
+        for _ in range(pages):
+            await self._wait_turn()
+            try:
+                response = await self.client.conversations_history(
+                    channel=channel,
+                    oldest=f"{oldest:.6f}" if oldest is not None else None,
+                    limit=HISTORY_PAGE,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error"))
+                raise SlackPostError(f"conversations.history failed: {error}", error) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                name = type(exc).__name__
+                raise SlackPostError(f"conversations.history failed: {name}") from exc
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (
+                    metadata.get("event_type") == METADATA_EVENT
+                    and payload.get("case_number") == case_number
+                ):
+                    return str(message.get("ts"))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or cursor is None:
+                return None
+        return None
 
     async def try_post(
         self,

@@ -17,6 +17,7 @@ from bot.core.registry import ButtonAction
 from bot.moderation.alerts import render
 from bot.moderation.alerts.desk import AlertDesk
 from bot.moderation.alerts.record import Alert, Status
+from bot.shared import SharedStateError
 from bot.slack import blocks
 from bot.slack.blocks import Button, code
 
@@ -30,6 +31,12 @@ TRACKS = {
 UNKNOWN = (
     ":warning: callmod no longer knows this alert (it is too old, or callmod restarted since). "
     "Nothing was sent to Stream; `{queue}` lists the open ones."
+)
+
+
+TRY_AGAIN = (
+    ":hourglass: callmod could not check whether someone else is deciding this alert; nothing "
+    "was sent to Stream. Try again in a moment."
 )
 
 
@@ -51,8 +58,15 @@ class AlertButtons:
             ButtonAction(CANCEL_ACTION, Role.MODERATOR, self._cancel, replace_original=True),
         ]
 
-    def _alert(self, value: str) -> Alert | Reply:
-        alert = self.desk.alerts.get(value.split(" ")[0])
+    async def _alert(self, value: str) -> Alert | Reply:
+        alert_id = value.split(" ")[0]
+        if self.desk.share is not None:  # replicas: as the shared state has it now
+            try:
+                alert = await self.desk.load_shared(alert_id)
+            except SharedStateError:
+                return Reply(TRY_AGAIN)
+        else:
+            alert = self.desk.alerts.get(alert_id)
         if alert is None:
             return Reply(UNKNOWN.format(queue=self.desk.slash_queue))
         if alert.status is not Status.OPEN:
@@ -60,7 +74,7 @@ class AlertButtons:
         return alert
 
     async def _kick(self, ctx: ActionContext, click: Click) -> Reply:
-        alert = self._alert(click.value)
+        alert = await self._alert(click.value)
         if isinstance(alert, Reply):
             return alert
         if alert.user_id is None or alert.call_cid is None:
@@ -69,7 +83,7 @@ class AlertButtons:
         return await self._act(alert, ctx.actor, line, "kick_user", "kicked from the call")
 
     async def _mute(self, ctx: ActionContext, click: Click) -> Reply:
-        alert = self._alert(click.value)
+        alert = await self._alert(click.value)
         if isinstance(alert, Reply):
             return alert
         _, _, choice = click.value.partition(" ")
@@ -80,13 +94,13 @@ class AlertButtons:
         return await self._act(alert, ctx.actor, line, "mute", f"muted {choice}")
 
     async def _review(self, ctx: ActionContext, click: Click) -> Reply:
-        alert = self._alert(click.value)
+        alert = await self._alert(click.value)
         if isinstance(alert, Reply):
             return alert
         return await self._act(alert, ctx.actor, None, "mark_reviewed", "reviewed")
 
     async def _ask_end(self, ctx: ActionContext, click: Click) -> Reply:
-        alert = self._alert(click.value)
+        alert = await self._alert(click.value)
         if isinstance(alert, Reply):
             return alert
         if alert.call_cid is None:
@@ -112,7 +126,7 @@ class AlertButtons:
         )
 
     async def _end(self, ctx: ActionContext, click: Click) -> Reply:
-        alert = self._alert(click.value)
+        alert = await self._alert(click.value)
         if isinstance(alert, Reply):
             return alert
         assert alert.call_cid is not None
@@ -126,6 +140,16 @@ class AlertButtons:
         self, alert: Alert, actor: Actor, line: str | None, decision: str, verb: str
     ) -> Reply:
         desk = self.desk
+        if desk.share is not None:  # replicas: claimed on every replica before acting
+            try:
+                held = await desk.claim_shared(alert, actor)
+            except SharedStateError:
+                return Reply(TRY_AGAIN)
+            if held is not None:
+                return Reply(
+                    f"This alert was already handled by {blocks.mention(held)}; nothing was "
+                    "sent to Stream."
+                )
         # Claimed before any await: a second click finds it taken.
         alert.status = Status.CLAIMED
         alert.handled_by = actor.user_id

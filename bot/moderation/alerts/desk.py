@@ -14,6 +14,7 @@ An undecided message gets one threaded ping to the moderators after `escalate_af
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections import deque
@@ -29,9 +30,17 @@ from bot.core.model import Actor, Plan, Reply
 from bot.moderation.alerts import render
 from bot.moderation.alerts.findings import Finding, finding_of, item_finding
 from bot.moderation.alerts.record import Alert, Status
+from bot.moderation.alerts.shared_alerts import (
+    AlertShare,
+    SharedAlert,
+    SharedDigest,
+    alert_from_dict,
+    alert_to_dict,
+)
 from bot.moderation.coalesced import CoalescedMessage
 from bot.moderation.history.book import CaseBook, Ticket
 from bot.moderation.history.render import counts_line
+from bot.shared import SharedState, SharedStateError
 from bot.slack.blocks import code, escape
 from bot.slack.poster import SlackPoster, SlackPostError, case_metadata
 from bot.stream import StreamAPIError, StreamClient
@@ -47,6 +56,8 @@ DIGEST_WINDOW = 60.0
 DEFAULT_MAX_ALERTS = 20_000
 REPORTS_PER_WINDOW = 5  # /report: each reporter may send this many …
 REPORT_WINDOW = 600.0  # … in this many seconds
+KEEP_ALERT_COUNTS = 30 * 86_400.0  # with replicas: the "3rd alert" count's window
+_DECIDED = ("status", "handled_by", "decided_at", "problem", "decision")
 MAX_ITEMS_TOLD = 10  # review items a decision is sent to Stream for
 
 # Runs a command line as a moderator with its role rules, case and audit; `before` runs after the
@@ -93,8 +104,16 @@ class AlertDesk:
         window: float = DEFAULT_WINDOW,
         cards_per_minute: int = DEFAULT_CARDS_PER_MINUTE,
         max_alerts: int = DEFAULT_MAX_ALERTS,
+        shared: SharedState | None = None,
+        replica: str = "",
     ) -> None:
+        """`shared`: the state replicas share, when several run (claims on clicks, which card a
+        hit joins, the card budget, escalations, the /report limit); None keeps it all here."""
         self._poster = poster
+        self._shared = shared
+        self.replica = replica
+        self.share = AlertShare(shared, replica=replica) if shared is not None else None
+        self._digest_views: dict[str, tuple[float, list[Alert]]] = {}  # shared digests shown
         self.channel = channel
         self._clock = clock
         self._cases = cases
@@ -160,6 +179,9 @@ class AlertDesk:
         otherwise (the caller retries with the same delivery id, which finds the same alert)."""
         if self.before_work is not None:
             await self.before_work()
+        if self.share is not None:
+            await self._on_event_shared(event, delivery_id, received_at)
+            return
         alert = self._by_delivery.get(delivery_id)
         if alert is None:
             finding = finding_of(event, self._default_call_type)
@@ -430,6 +452,15 @@ class AlertDesk:
 
     async def show_quietly(self, alert: Alert) -> str:
         """Bring the alert's message up to date; a failure becomes a note for the clicker."""
+        if self.share is not None:
+            try:
+                await self._push_decision(alert)
+                await self._show_shared(alert.id)
+            except SlackPostError as error:
+                return f"\n_(The alert message could not be updated: {escape(str(error))}.)_"
+            except SharedStateError as error:
+                return f"\n_(The alert message could not be updated: {escape(str(error))}.)_"
+            return ""
         message = self.message_of(alert)
         if message is None:
             return ""
@@ -439,10 +470,305 @@ class AlertDesk:
             return f"\n_(The alert message could not be updated: {escape(str(error))}.)_"
         return ""
 
+    # -- several replicas (issue 16): the same, on the shared state ----------------------------
+
+    async def _on_event_shared(
+        self, event: ModerationEvent | CallEnded, delivery_id: str, received_at: float
+    ) -> None:
+        """`on_event` when replicas share the alerts: the hit is merged into the shared record
+        under its user and call's lock, then shown from it (see `shared_alerts`). A shared
+        state that does not answer fails the webhook (Stream retries it)."""
+        assert self.share is not None
+        finding = finding_of(event, self._default_call_type)
+        if finding is None:
+            self.stats.ignored += 1
+            log.info("moderation event %s about nothing callmod shows; ignored", event.type)
+            return
+        if self.channel is None:
+            log.warning("moderation alert dropped: no alerts channel is configured")
+            return
+        self.stats.findings += 1
+        share = self.share
+        try:
+            async with share.locked(f"key:{finding.key[0]}|{finding.key[1]}"):
+                merged = await share.find("delivery", delivery_id)  # this delivery, retried
+                record = await share.load(merged) if merged else None
+                if record is None:
+                    record = await self._merge_shared(finding)
+                    if record is None:
+                        return
+                    await share.save(record)
+                    await share.point("delivery", delivery_id, record.alert.id)
+                alert = record.alert
+                for item_id in alert.item_ids:
+                    await share.point("item", item_id, alert.id)
+                await share.point("key", f"{alert.key[0]}|{alert.key[1]}", alert.id)
+                if record.place.startswith("digest:"):
+                    await self._list_in_digest(record.place.partition(":")[2], alert)
+        except SharedStateError as error:
+            raise SlackPostError(f"the shared alert state did not answer: {error}") from error
+        self._keep_local(alert)
+        await self._show_shared(alert.id)
+        self.stats.shown_after.append(self._clock.time() - received_at)
+
+    async def _merge_shared(self, finding: Finding) -> SharedAlert | None:
+        """The alert record the finding joins (changed), or a new one; None for a decision on an
+        item callmod never showed. Runs under the finding's lock."""
+        assert self.share is not None and self.channel is not None
+        now = self._clock.time()
+        record = None
+        if finding.item_id:
+            found = await self.share.find("item", finding.item_id)
+            record = await self.share.load(found) if found else None
+        if record is None:
+            found = await self.share.find("key", f"{finding.key[0]}|{finding.key[1]}")
+            record = await self.share.load(found) if found else None
+            if record is not None and (
+                not record.alert.status.undecided or now - record.alert.last_at > self._window
+            ):
+                record = None
+        if record is None:
+            if finding.decided is not None:
+                return None
+            return await self._open_shared(finding, now)
+        alert = record.alert
+        alert.add(finding, now)
+        if finding.decided is not None and alert.status is Status.OPEN:
+            alert.decided_in_stream(finding.decided, now)
+            alert.decision = render.stream_decision_line(alert)
+        return record
+
+    async def _open_shared(self, finding: Finding, now: float) -> SharedAlert:
+        assert self.share is not None and self._shared is not None and self.channel is not None
+        alert = Alert(
+            id=self._new_id(),
+            key=finding.key,
+            user_id=finding.user_id,
+            call_cid=finding.call_cid,
+            opened_at=now,
+            stream_at=finding.at,
+        )
+        alert.add(finding, now)
+        self.stats.alerts += 1
+        record = SharedAlert(alert, opener=self.replica)
+        cards = await self._shared.hit(f"alert-cards:{self.channel}", DIGEST_WINDOW)
+        if cards <= self._cards_per_minute:
+            record.place = "card"
+            self.stats.cards += 1
+            self._timers.schedule(f"card:{alert.id}", now + self._escalate_after, alert.id)
+            nth = 0
+            if alert.user_id is not None:
+                nth = await self._shared.hit(f"alert-user:{alert.user_id}", KEEP_ALERT_COUNTS)
+            alert.earlier = await self._earlier(alert, nth)
+            return record
+        async with self.share.locked(f"digest:{self.channel}"):
+            current = await self._shared.get(f"alert-digest-now:{self.channel}")
+            digest = await self.share.load_digest(current) if current else None
+            if digest is None or now - digest.opened_at >= DIGEST_WINDOW:
+                digest = SharedDigest(self._new_id(), now, self.replica)
+                await self.share.save_digest(digest)
+                await self._shared.put(f"alert-digest-now:{self.channel}", digest.id, DIGEST_WINDOW)
+                self._timers.schedule(f"digest:{digest.id}", now + self._escalate_after, digest.id)
+        record.place = f"digest:{digest.id}"
+        self.stats.digested += 1
+        return record
+
+    async def _list_in_digest(self, digest_id: str, alert: Alert) -> None:
+        """Put the alert's slim copy into the digest it is listed in (under the digest's lock)."""
+        assert self.share is not None
+        async with self.share.locked(f"digest-id:{digest_id}"):
+            digest = await self.share.load_digest(digest_id)
+            if digest is None:
+                return
+            digest.alerts[alert.id] = alert_to_dict(alert, slim=True)
+            await self.share.save_digest(digest)
+
+    def _keep_local(self, alert: Alert) -> Alert:
+        """This replica's copy of a shared alert (for /queue, App Home and its card's render),
+        brought up to date in place."""
+        mine = self.alerts.get(alert.id)
+        if mine is None:
+            self._prune()
+            if len(self._digest_views) > self.alerts.maxsize:
+                self._digest_views.clear()
+            self.alerts[alert.id] = alert
+            return alert
+        vars(mine).update(vars(alert))
+        return mine
+
+    async def load_shared(self, alert_id: str) -> Alert | None:
+        """The alert as the shared state has it (decisions on another replica included)."""
+        assert self.share is not None
+        record = await self.share.load(alert_id)
+        if record is None:
+            return None
+        alert = record.alert
+        if alert.status is Status.CLAIMED and not await self.share.click_held(alert_id):
+            # Its decider died mid-way (the claim ran out): the buttons work again.
+            alert.status, alert.handled_by = Status.OPEN, None
+        return self._keep_local(alert)
+
+    async def claim_shared(self, alert: Alert, actor: Actor) -> str | None:
+        """Take the alert's decision for `actor`, on every replica: None when taken (it shows as
+        being handled), else who holds it. Raises SharedStateError."""
+        assert self.share is not None
+        held = await self.share.claim_click(alert.id, actor.user_id)
+        if held is not None:
+            return held
+        alert.status = Status.CLAIMED
+        alert.handled_by = actor.user_id
+        try:
+            await self._push_decision(alert)
+        except SharedStateError:
+            alert.status, alert.handled_by = Status.OPEN, None
+            with contextlib.suppress(SharedStateError):  # else its lease runs out
+                await self.share.release_click(alert.id)
+            raise
+        return None
+
+    async def _push_decision(self, alert: Alert, fields: tuple[str, ...] = _DECIDED) -> None:
+        """Write this replica's decision fields of the alert into its shared record; a released
+        alert (its decision did not go through) gives its click claim back."""
+        assert self.share is not None
+        async with self.share.locked(f"key:{alert.key[0]}|{alert.key[1]}"):
+            record = await self.share.load(alert.id)
+            if record is None:
+                return
+            for name in fields:
+                setattr(record.alert, name, getattr(alert, name))
+            await self.share.save(record)
+            if record.place.startswith("digest:"):
+                await self._list_in_digest(record.place.partition(":")[2], record.alert)
+        if "status" in fields and alert.status is Status.OPEN:
+            await self.share.release_click(alert.id)
+
+    async def _show_shared(self, alert_id: str) -> None:
+        """Show the alert's card (or its digest) as the shared record has it: posted by the
+        replica that opened it, edited by any, until what was shown is the newest version."""
+        assert self.share is not None
+        record = await self.share.load(alert_id)
+        if record is None:
+            return
+        if record.place.startswith("digest:"):
+            await self._show_digest(record.place.partition(":")[2])
+            return
+        if record.place != "card" or self.channel is None:
+            return  # adopted by /queue: no message
+        alert = self._keep_local(record.alert)
+        message = self._cards.get(alert_id)
+        if message is None:
+            message = self._cards[alert_id] = CoalescedMessage(
+                self._poster,
+                self.channel,
+                lambda: render.card(alert),
+                lambda: case_metadata(user_id=alert.user_id, call_cid=alert.call_cid),
+            )
+
+        async def newest() -> int | None:
+            found = await self.share.load(alert_id) if self.share else None
+            if found is None:
+                return None
+            self._keep_local(found.alert)
+            return found.version
+
+        await self._catch_up(f"card:{alert_id}", message, record.opener, newest)
+
+    async def _show_digest(self, digest_id: str) -> None:
+        assert self.share is not None and self.channel is not None
+        digest = await self.share.load_digest(digest_id)
+        if digest is None:
+            return
+        view = self._digest_views.setdefault(digest_id, (digest.opened_at, []))
+        message = self._cards.get(f"digest:{digest_id}")
+        if message is None:
+            message = self._cards[f"digest:{digest_id}"] = CoalescedMessage(
+                self._poster,
+                self.channel,
+                lambda: render.digest(view[1], view[0], self.slash_queue),
+            )
+
+        async def newest() -> int | None:
+            found = await self.share.load_digest(digest_id) if self.share else None
+            if found is None:
+                return None
+            view[1][:] = [alert_from_dict(data) for data in found.alerts.values()]
+            return found.version
+
+        await self._catch_up(f"digest:{digest_id}", message, digest.opener, newest)
+
+    async def _catch_up(
+        self,
+        name: str,
+        message: CoalescedMessage,
+        opener: str,
+        newest: Callable[[], Awaitable[int | None]],
+    ) -> None:
+        assert self.share is not None
+        if message.ts is None:
+            message.ts = await self.share.ts(name)
+        while True:
+            version = await newest()
+            if version is None:
+                return
+            if message.ts is None and opener != self.replica:
+                return  # its opener posts it, then catches up with this change
+            posting = message.ts is None
+            message.changed()
+            await message.show()
+            if posting and message.ts is not None:
+                await self.share.keep_ts(name, message.ts)
+            if await newest() == version:
+                return
+
+    async def _escalate_shared(self, key: str, target: str) -> None:
+        """The opener's escalation timer: one ping, unless the alert (or every alert of the
+        digest) was decided meanwhile on whichever replica."""
+        assert self.share is not None and self._shared is not None and self.channel is not None
+        kind = key.partition(":")[0]
+        if kind == "card":
+            record = await self.share.load(target)
+            if record is None or not record.alert.status.undecided or record.alert.escalated:
+                return
+            waiting = [self._keep_local(record.alert)]
+            await self._show_shared(target)
+            message = self._cards.get(target)
+        else:
+            digest = await self.share.load_digest(target)
+            if digest is None:
+                return
+            waiting = [
+                alert
+                for alert in map(alert_from_dict, digest.alerts.values())
+                if alert.status.undecided and not alert.escalated
+            ]
+            if not waiting:
+                return
+            await self._show_digest(target)
+            message = self._cards.get(f"digest:{target}")
+        if message is None or message.ts is None:
+            return
+        if not await self._shared.remember_once(f"alert-escalated:{key}", KEEP_ALERT_COUNTS):
+            return
+        await self._ping(message, waiting)
+        if kind == "card":
+            await self._push_decision(waiting[0], ("escalated",))
+
     # -- reports ------------------------------------------------------------------------------
 
-    def report_wait(self, reporter: str) -> float | None:
-        """None when `reporter` may report now (and counts it), else seconds to wait."""
+    async def report_wait(self, reporter: str) -> float | None:
+        """None when `reporter` may report now (and counts it), else seconds to wait. With
+        replicas the count is shared (a fixed window, `SharedState.hit`), so the limit holds
+        whichever replica each report reaches; a shared state that does not answer lets the
+        report through (a report needs no Redis, and the limit only guards against floods)."""
+        if self._shared is not None:
+            try:
+                hits = await self._shared.hit(f"report:{reporter}", REPORT_WINDOW)
+            except SharedStateError as error:
+                log.warning("could not count a /report against the limit: %s", error)
+                return None
+            if hits > REPORTS_PER_WINDOW:
+                return REPORT_WINDOW - self._clock.time() % REPORT_WINDOW
+            return None
         now = self._clock.time()
         times = self._reports.setdefault(reporter, deque())
         while times and now - times[0] >= REPORT_WINDOW:
@@ -455,6 +781,9 @@ class AlertDesk:
     # -- escalation ---------------------------------------------------------------------------
 
     async def _escalate(self, key: str, target: str) -> None:
+        if self.share is not None:
+            await self._escalate_shared(key, target)
+            return
         kind = key.partition(":")[0]
         if kind == "card":
             alert = self.alerts.get(target)
@@ -472,6 +801,9 @@ class AlertDesk:
             message = digest.message
         if message.ts is None:
             await message.show()
+        await self._ping(message, waiting)
+
+    async def _ping(self, message: CoalescedMessage, waiting: list[Alert]) -> None:
         minutes = round(self._escalate_after / 60)
         about = (
             f"this alert about {render.who(waiting[0])}"

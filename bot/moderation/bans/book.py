@@ -641,6 +641,15 @@ class BanBook:
         record.expiry_case = Ticket((), [case.number])
         if announced(case):
             record.message_closed = record.line_posted = True
+        elif self._channel is not None:
+            # Slack may have taken the line before the dead replica linked it: its metadata
+            # names the case. SlackPostError (Slack did not say) fails this try: not posted.
+            ts = await self._poster.find_case_message(self._channel, case.number)
+            if ts is not None:
+                log.info("the expiry line of case #%d was posted before a takeover", case.number)
+                ref = MessageRef(self._channel, ts)
+                await self._cases.link(record.expiry_case, ref, MessagePurpose.AUDIT)
+                record.message_closed = record.line_posted = True
 
     async def _mark_own(self, user_id: str) -> None:
         """Several replicas: tell the others this ban is callmod's own, made here, so that its
@@ -840,6 +849,10 @@ class BanBook:
             await self._clock.sleep(self._reconcile_every)
             self._reconciling.clear()
             try:
+                if self._expiries is not None and not await self._expiries.claim_round(
+                    "reconcile", self._reconcile_every
+                ):
+                    continue  # another replica runs this round
                 await self.reconcile()
             except (StreamAPIError, SlackPostError, CaseStoreError) as error:
                 log.warning("reconciliation with Stream failed; next round: %s", error)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -157,6 +158,20 @@ class SharedExpiries:
             replace=False,
         )
         return await self.take(record.user_id)
+
+    async def claim_round(self, job: str, every: float) -> bool:
+        """Whether this replica runs this round of a periodic `job` (one replica per round of
+        `every` seconds, by a claim leased for the round); True when the shared state cannot
+        say, as before replicas (the job must bear being run twice)."""
+        number = math.floor(self._clock.time() / every)
+        try:
+            held = await self.shared.claim(f"round:{job}:{number}", self.replica, every)
+        except SharedStateError as error:
+            log.warning("could not claim the %s round; running it here: %s", job, error)
+            return True
+        if held is not None:
+            log.debug("%s round %d runs on %s", job, number, held)
+        return held is None
 
     async def scheduled(self, user_id: str) -> bool:
         """Whether the user's expiry is still on the schedule (not yet announced by anyone);
