@@ -184,15 +184,9 @@ class AlertDesk:
             return
         alert = self._by_delivery.get(delivery_id)
         if alert is None:
-            finding = finding_of(event, self._default_call_type)
+            finding = self._admit(event)
             if finding is None:
-                self.stats.ignored += 1
-                log.info("moderation event %s about nothing callmod shows; ignored", event.type)
                 return
-            if self.channel is None:
-                log.warning("moderation alert dropped: no alerts channel is configured")
-                return
-            self.stats.findings += 1
             taken = await self._take(finding)
             if taken is None:
                 return
@@ -204,6 +198,20 @@ class AlertDesk:
         if message is not None:
             await message.show()
         self.stats.shown_after.append(self._clock.time() - received_at)
+
+    def _admit(self, event: ModerationEvent | CallEnded) -> Finding | None:
+        """The finding `event` carries, counted; None (logged) when callmod shows nothing for
+        it or has no alerts channel."""
+        finding = finding_of(event, self._default_call_type)
+        if finding is None:
+            self.stats.ignored += 1
+            log.info("moderation event %s about nothing callmod shows; ignored", event.type)
+            return None
+        if self.channel is None:
+            log.warning("moderation alert dropped: no alerts channel is configured")
+            return None
+        self.stats.findings += 1
+        return finding
 
     async def _take(self, finding: Finding) -> Alert | None:
         now = self._clock.time()
@@ -479,15 +487,9 @@ class AlertDesk:
         under its user and call's lock, then shown from it (see `shared_alerts`). A shared
         state that does not answer fails the webhook (Stream retries it)."""
         assert self.share is not None
-        finding = finding_of(event, self._default_call_type)
+        finding = self._admit(event)
         if finding is None:
-            self.stats.ignored += 1
-            log.info("moderation event %s about nothing callmod shows; ignored", event.type)
             return
-        if self.channel is None:
-            log.warning("moderation alert dropped: no alerts channel is configured")
-            return
-        self.stats.findings += 1
         share = self.share
         try:
             async with share.locked(f"key:{finding.key[0]}|{finding.key[1]}"):
