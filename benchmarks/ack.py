@@ -59,7 +59,8 @@ async def _timed(session: aiohttp.ClientSession, url: str, request: Signed) -> t
     return time.perf_counter() - started, status
 
 
-def _burst_requests(label: str, size: int, secret: str, slack_base: str) -> list[Signed]:
+def kick_burst(label: str, size: int, secret: str, slack_base: str) -> list[Signed]:
+    """`size` signed `/kick` requests, each with its own response_url (`label`-i), for a burst."""
     return [
         slash(
             "/kick",
@@ -90,13 +91,13 @@ async def measure(
     async with server_child(config, place.server) as server, pool() as session:
         url = str(server.info["events_url"])
         # Warm-up: one request first (Bolt's auth.test), then a whole burst to open the pool.
-        await _burst(session, url, _burst_requests(f"warm-{kind}", 1, secret, slack_base))
-        await _burst(session, url, _burst_requests(f"warmer-{kind}", burst, secret, slack_base))
+        await _burst(session, url, kick_burst(f"warm-{kind}", 1, secret, slack_base))
+        await _burst(session, url, kick_burst(f"warmer-{kind}", burst, secret, slack_base))
         await server.request("idle")
         await backend.request("reset")
         latencies: list[float] = []
         for r in range(rounds):
-            requests = _burst_requests(f"ack-{kind}-{r}", burst, secret, slack_base)
+            requests = kick_burst(f"ack-{kind}-{r}", burst, secret, slack_base)
             latencies += await _burst(session, url, requests)
         last_ack = time.perf_counter()
         await server.request("idle")

@@ -32,7 +32,7 @@ import aiohttp
 
 from benchmarks import ack
 from benchmarks.backend import BENCH_CALL, target
-from benchmarks.load import Signed, backend_child, pool, post, server_child, slash
+from benchmarks.load import Signed, backend_child, pool, post, server_child
 from benchmarks.procs import Child, Info, Placement, pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
 from benchmarks.servers import Kind, ServerConfig
@@ -114,18 +114,6 @@ def _signed(event: Mapping[str, object], webhook_id: str, api_key: str, api_secr
     )
 
 
-def _kicks(label: str, size: int, secret: str, slack_base: str) -> list[Signed]:
-    return [
-        slash(
-            "/kick",
-            f"{target(i)} {BENCH_CALL}",
-            response_url=f"{slack_base}/response/{label}-{i}",
-            signing_secret=secret,
-        )
-        for i in range(size)
-    ]
-
-
 async def _timed_all(
     session: aiohttp.ClientSession, url: str, requests: list[Signed]
 ) -> list[float]:
@@ -154,8 +142,8 @@ async def flood(
         events_url, webhook_url = str(server.info["events_url"]), str(server.info["webhook_url"])
         # Warm-up: Bolt's auth.test, then the keep-alive pool for both paths (webhooks of a type
         # callmod does not act on exercise the receiver without posting anything).
-        await _timed_all(session, events_url, _kicks(f"warm-{run}", 1, secret, slack_base))
-        await _timed_all(session, events_url, _kicks(f"warmer-{run}", kicks, secret, slack_base))
+        for label, size in ((f"warm-{run}", 1), (f"warmer-{run}", kicks)):
+            await _timed_all(session, events_url, ack.kick_burst(label, size, secret, slack_base))
         ignored = [
             _signed({"type": "call.created", "created_at": 0}, f"warm-{run}-{n}", key, api_secret)
             for n in range(kicks)
@@ -166,7 +154,7 @@ async def flood(
         webhooks = [_webhook(n, run, users, key, api_secret) for n in range(items)]
         sending = asyncio.ensure_future(_timed_all(session, webhook_url, webhooks))
         await asyncio.sleep(0)
-        burst = _kicks(f"k-{run}", kicks, secret, slack_base)
+        burst = ack.kick_burst(f"k-{run}", kicks, secret, slack_base)
         kick_acks = await _timed_all(session, events_url, burst)
         webhook_acks = await sending
         await server.request("idle")

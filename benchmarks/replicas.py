@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from benchmarks.ack import AckRun, BenchmarkError
+from benchmarks.ack import AckRun, BenchmarkError, kick_burst
 from benchmarks.backend import BENCH_CALL, target
 from benchmarks.e2e import E2ERun
 from benchmarks.load import Arrivals, Signed, backend_child, pool, post, server_child, slash
@@ -401,18 +401,6 @@ async def _client(keep_alive: bool) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def _requests(label: str, size: int, secret: str, slack_base: str) -> list[Signed]:
-    return [
-        slash(
-            "/kick",
-            f"{target(i)} {BENCH_CALL}",
-            response_url=f"{slack_base}/response/{label}-{i}",
-            signing_secret=secret,
-        )
-        for i in range(size)
-    ]
-
-
 async def _timed(session: aiohttp.ClientSession, url: str, request: Signed) -> tuple[float, int]:
     started = time.perf_counter()
     status = await post(session, url, request)
@@ -463,14 +451,14 @@ async def measure_ack(
         urls = servers.urls
         tag = f"{side.kind}{side.count}{side.redis}{side.keep_alive}"
         # Warm-up: a few requests (each process's auth.test), then a whole burst.
-        await _burst(session, urls, _requests(f"warm-{tag}", 4 * side.count, secret, slack_base))
-        await _burst(session, urls, _requests(f"warmer-{tag}", burst, secret, slack_base))
+        await _burst(session, urls, kick_burst(f"warm-{tag}", 4 * side.count, secret, slack_base))
+        await _burst(session, urls, kick_burst(f"warmer-{tag}", burst, secret, slack_base))
         await servers.idle()
         await backend.request("reset")
         latencies: list[float] = []
         for r in range(rounds):
             latencies += await _burst(
-                session, urls, _requests(f"ack-{tag}-{r}", burst, secret, slack_base)
+                session, urls, kick_burst(f"ack-{tag}-{r}", burst, secret, slack_base)
             )
         last_ack = time.perf_counter()
         await servers.idle()
