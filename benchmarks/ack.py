@@ -20,7 +20,15 @@ from dataclasses import dataclass
 import aiohttp
 
 from benchmarks.backend import BENCH_CALL, target
-from benchmarks.load import Signed, backend_child, pool, post, server_child, slash
+from benchmarks.load import (
+    Signed,
+    backend_child,
+    collector_paused,
+    pool,
+    post,
+    server_child,
+    slash,
+)
 from benchmarks.procs import Child, Info, Placement, pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
 from benchmarks.servers import Kind, ServerConfig
@@ -96,9 +104,10 @@ async def measure(
         await server.request("idle")
         await backend.request("reset")
         latencies: list[float] = []
-        for r in range(rounds):
-            requests = kick_burst(f"ack-{kind}-{r}", burst, secret, slack_base)
-            latencies += await _burst(session, url, requests)
+        with collector_paused():
+            for r in range(rounds):
+                requests = kick_burst(f"ack-{kind}-{r}", burst, secret, slack_base)
+                latencies += await _burst(session, url, requests)
         last_ack = time.perf_counter()
         await server.request("idle")
         drain = time.perf_counter() - last_ack

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from bot.runtime.heap import settle
+
 Info = dict[str, Any]
 
 START_TIMEOUT = 60.0
@@ -152,6 +154,7 @@ async def _serve(conn: Connection, service: Service) -> None:
     except Exception as error:
         conn.send(("error", {"error": f"start-up failed: {error!r}"}))
         raise
+    settle()  # as `python -m bot serve` does once started (bot/runtime/heap.py)
     conn.send(("ready", info))
     parent_waiting = False
     try:

@@ -47,7 +47,16 @@ import aiohttp
 from benchmarks.ack import AckRun, BenchmarkError, kick_burst
 from benchmarks.backend import BENCH_CALL, target
 from benchmarks.e2e import E2ERun
-from benchmarks.load import Arrivals, Signed, backend_child, pool, post, server_child, slash
+from benchmarks.load import (
+    Arrivals,
+    Signed,
+    backend_child,
+    collector_paused,
+    pool,
+    post,
+    server_child,
+    slash,
+)
 from benchmarks.procs import Child, Placement, pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
 from benchmarks.servers import Kind, ServerConfig
@@ -456,10 +465,11 @@ async def measure_ack(
         await servers.idle()
         await backend.request("reset")
         latencies: list[float] = []
-        for r in range(rounds):
-            latencies += await _burst(
-                session, urls, kick_burst(f"ack-{tag}-{r}", burst, secret, slack_base)
-            )
+        with collector_paused():
+            for r in range(rounds):
+                latencies += await _burst(
+                    session, urls, kick_burst(f"ack-{tag}-{r}", burst, secret, slack_base)
+                )
         last_ack = time.perf_counter()
         await servers.idle()
         drain = time.perf_counter() - last_ack

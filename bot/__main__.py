@@ -84,6 +84,7 @@ async def serve(settings: Settings) -> int:
     from bot.core.presets import presets_of
     from bot.runtime.callmod import Callmod
     from bot.runtime.channels import resolve_channels
+    from bot.runtime.heap import settle
     from bot.runtime.listen import check_can_listen
     from bot.util.clock import SystemClock
 
@@ -149,6 +150,7 @@ async def serve(settings: Settings) -> int:
             if emulator is not None:
                 await emulator.stop()
             return 2
+    settle()
     log.info("callmod listening on %s:%s", settings.host, settings.port)
 
     stop = asyncio.Event()

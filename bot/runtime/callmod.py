@@ -280,7 +280,13 @@ class Callmod:
         self._runner = web.AppRunner(self.web_app, access_log=None)
         await self._runner.setup()
         try:
-            await listen(self._runner, host, port, reuse_port=self.settings.reuse_port)
+            await listen(
+                self._runner,
+                host,
+                port,
+                reuse_port=self.settings.reuse_port,
+                on_connection=self.inflight.connection_opened,
+            )
         except ConfigError:  # leave nothing running; `stop()` may still be called
             await self.bot_user.stop()
             await self._runner.cleanup()
