@@ -7,7 +7,8 @@ then answers requests (`idle`, `reset`, ..., `stop`) one at a time.
 CPU placement: with two or more CPUs the server under test gets one CPU to itself and everything
 else (load generator, Stream emulator, fake Slack) shares the rest, so both sides of a comparison
 run on the same dedicated core and callmod is not charged for the emulator's CPU time — in
-production Stream and Slack run elsewhere.
+production Stream and Slack run elsewhere. For the same reason the backend process runs niced
+(`benchmarks/backend.py`).
 """
 
 from __future__ import annotations

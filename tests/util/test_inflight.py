@@ -68,8 +68,8 @@ async def test_work_waits_for_the_pending_ack_then_goes() -> None:
     assert order == ["ack", "work"]
 
 
-async def test_the_gate_stays_shut_through_the_quiet_spell() -> None:
-    inflight = InFlight(4, quiet=3600)
+async def test_during_a_burst_the_gate_stays_shut_through_the_quiet_spell() -> None:
+    inflight = InFlight(4, quiet=3600, burst=1)  # every arrival makes a burst
     started = asyncio.Event()
 
     async def work() -> None:
@@ -86,7 +86,7 @@ async def test_the_gate_stays_shut_through_the_quiet_spell() -> None:
 
 
 async def test_a_request_within_the_quiet_spell_keeps_the_gate_shut() -> None:
-    inflight = InFlight(4, quiet=0)
+    inflight = InFlight(4, quiet=0, burst=1)
     started = asyncio.Event()
 
     async def work() -> None:
@@ -158,8 +158,8 @@ async def test_two_inflights_in_one_process_share_the_hold() -> None:
     assert gc.isenabled()
 
 
-async def test_an_accepted_connection_shuts_the_gate_before_its_request() -> None:
-    inflight = InFlight(4, quiet=0)
+async def test_during_a_burst_an_accepted_connection_shuts_the_gate_before_its_request() -> None:
+    inflight = InFlight(4, quiet=0, burst=1)
     started = asyncio.Event()
 
     async def work() -> None:
@@ -177,10 +177,29 @@ async def test_an_accepted_connection_shuts_the_gate_before_its_request() -> Non
 
 
 async def test_a_connection_without_a_request_reopens_the_gate_after_the_quiet_spell() -> None:
-    inflight = InFlight(4, quiet=0)
+    inflight = InFlight(4, quiet=0, burst=1)
     inflight.connection_opened()
     assert not gc.isenabled()
     async with asyncio.timeout(5):
         async with inflight.slot():  # goes once the quiet spell (here: one turn) has passed
             pass
     assert gc.isenabled()
+
+
+async def test_outside_a_burst_the_gate_reopens_with_the_last_ack() -> None:
+    inflight = InFlight(4, quiet=3600, burst=5, burst_window=3600)
+    for _ in range(2):  # a connection and its request, twice: four arrivals, fewer than a burst
+        inflight.connection_opened()
+        assert gc.isenabled()  # a connection alone does not shut the gate
+        async with inflight.awaiting_ack():
+            assert not gc.isenabled()
+        assert gc.isenabled()  # no quiet spell: open again at once
+    async with asyncio.timeout(5):
+        async with inflight.slot():
+            pass
+    async with inflight.awaiting_ack():  # the fifth arrival within the window: a burst
+        pass
+    assert not gc.isenabled()  # shut for the quiet spell
+    inflight._reopen()
+    assert gc.isenabled()
+
