@@ -2,8 +2,8 @@
 
 Run: `python -m benchmarks.replicas [--quick] [--part e2e|ack|all]`. A throwaway `redis-server`
 is started on a free loopback port (no persistence; niced and pinned with the load generator and
-the backend, as it would run on a host of its own in production); without `redis-server` on PATH the Redis
-rows are reported as not run, with the reason. Every callmod process uses the same backend
+the backend, as it would run on a host of its own in production); without `redis-server` on PATH
+the Redis rows are reported as not run, with the reason. Every callmod process uses the same backend
 process (Stream emulator + fake Slack) and the same SQLite case store file (one file shared by
 the processes, as several replicas on one host would share it; PostgreSQL is the production
 choice and is not what is measured here).
@@ -60,7 +60,7 @@ from benchmarks.load import (
 )
 from benchmarks.procs import Child, Placement, pinned, placement
 from benchmarks.report import Row, format_table, percentile, row
-from benchmarks.servers import Kind, ServerConfig
+from benchmarks.servers import BACKLOG, Kind, ServerConfig
 
 MODERATORS = 50
 COMMANDS_EACH = 40
@@ -181,16 +181,25 @@ async def replicas(
     cpus: Sequence[frozenset[int] | None],
     kind: Kind = "callmod",
     one_port: bool = False,
+    one_socket: bool = False,
 ) -> AsyncIterator[Replicas]:
     """`count` server processes of `kind` (one_port: all on the port of the first, with
-    REUSE_PORT); process i is pinned to cpus[i % len(cpus)]."""
+    REUSE_PORT; one_socket: all serving one listening socket made here, one accept queue);
+    process i is pinned to cpus[i % len(cpus)]."""
     async with contextlib.AsyncExitStack() as stack:
         children: list[Child] = []
         urls: list[str] = []
         port = 0
+        shared = stack.enter_context(_listening_socket()) if one_socket else None
         for i in range(count):
             config = ServerConfig(
-                kind, secret, backend.info, redis_url=redis_url, port=port, reuse_port=one_port
+                kind,
+                secret,
+                backend.info,
+                redis_url=redis_url,
+                port=port,
+                reuse_port=one_port,
+                sock=shared,
             )
             child = server_child(config, cpus[i % len(cpus)])
             child.name = f"{kind}-{i}"
@@ -201,6 +210,17 @@ async def replicas(
             if one_port:
                 port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
         yield Replicas(children, urls)
+
+
+@contextlib.contextmanager
+def _listening_socket() -> Iterator[socket.socket]:
+    """A listening socket on a free loopback port, for several server processes to share."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+        yield sock
 
 
 # -- part e2e: commands per second with 1, 2 and 3 processes -----
@@ -390,6 +410,7 @@ class AckSide:
     redis: bool
     keep_alive: bool
     one_port: bool = False
+    one_socket: bool = False
     one_core: bool = False  # every process pinned to the server CPU, not one per core
 
 
@@ -400,10 +421,19 @@ BARE_NEW = AckSide("bare, new connections", "bare-noop", 1, False, False)
 ONE_NEW = AckSide("callmod ×1, new connections", "callmod", 1, False, False)
 TWO_NEW = AckSide("callmod on Redis ×2, one port, new connections", "callmod", 2, True, False,
                   one_port=True)
+TWO_SHARED_NEW = AckSide("callmod on Redis ×2, one socket, new connections", "callmod", 2, True,
+                         False, one_socket=True)
 TWO_NEW_ONE_CORE = AckSide("callmod on Redis ×2, one port, one core, new connections",
                            "callmod", 2, True, False, one_port=True, one_core=True)
 ACK_SIDES = (
-    BARE_KEEP_ALIVE, REDIS_KEEP_ALIVE, ONE_KEEP_ALIVE, BARE_NEW, ONE_NEW, TWO_NEW, TWO_NEW_ONE_CORE
+    BARE_KEEP_ALIVE,
+    REDIS_KEEP_ALIVE,
+    ONE_KEEP_ALIVE,
+    BARE_NEW,
+    ONE_NEW,
+    TWO_NEW,
+    TWO_SHARED_NEW,
+    TWO_NEW_ONE_CORE,
 )
 
 
@@ -464,6 +494,7 @@ async def measure_ack(
             cpus=_cpus(side, place),
             kind=side.kind,
             one_port=side.one_port,
+            one_socket=side.one_socket,
         ) as servers,
         _client(side.keep_alive) as session,
     ):
@@ -538,6 +569,12 @@ def _ack_rows(runs: dict[AckSide, list[AckRun]], burst: int, skipped: str | None
             row("ack p99, new conns, 2 processes (Redis, one port)", burst, _p99(two),
                 _p99(floor), "ms", goal=f"≤ {NEW_CONNECTIONS_GOAL:g}× bare",
                 met=_p99(two) <= NEW_CONNECTIONS_GOAL * _p99(floor))
+        )
+        accept_queue = medians[TWO_SHARED_NEW]
+        rows.append(
+            row("ack p99, new conns, 2 processes (Redis, one shared socket)", burst,
+                _p99(accept_queue), _p99(floor), "ms", goal=f"≤ {NEW_CONNECTIONS_GOAL:g}× bare",
+                met=_p99(accept_queue) <= NEW_CONNECTIONS_GOAL * _p99(floor))
         )
         shared = medians[TWO_NEW_ONE_CORE]
         rows.append(

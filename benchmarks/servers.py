@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import warnings
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -54,6 +55,9 @@ class ServerConfig:
     redis_url: str | None = None  # callmod kinds: REDIS_URL (shared state), benchmarks/replicas.py
     port: int = 0  # 0: a free port
     reuse_port: bool = False  # callmod kinds: REUSE_PORT (several processes on one port)
+    # callmod kinds: serve this listening socket (handed to the process, as systemd's socket
+    # activation hands one over) instead of binding a port; several processes may share it
+    sock: socket.socket | None = None
 
 
 def stream_headers(api_secret: str) -> dict[str, str]:
@@ -103,7 +107,7 @@ class CallmodServer:
             url = settings.database_url.get_secret_value()
             self._store = await CaseStore.open(url, clock=clock)
         self._callmod = Callmod(settings, clock=clock, store=self._store)
-        base = await self._callmod.start("127.0.0.1", self._config.port)
+        base = await self._callmod.start("127.0.0.1", self._config.port, sock=self._config.sock)
         return {"events_url": f"{base}/slack/events", "webhook_url": f"{base}/stream/webhook"}
 
     async def handle(self, command: str, args: Info) -> Info:

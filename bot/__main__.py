@@ -85,14 +85,16 @@ async def serve(settings: Settings) -> int:
     from bot.runtime.callmod import Callmod
     from bot.runtime.channels import resolve_channels
     from bot.runtime.heap import settle
-    from bot.runtime.listen import check_can_listen
+    from bot.runtime.listen import check_can_listen, inherited_socket
     from bot.util.clock import SystemClock
 
     log = logging.getLogger("callmod")
     clock = SystemClock()
     try:
         presets_of(settings)  # MOD_REASON_PRESETS: read and checked once, before anything else
-        await check_can_listen(settings.host, settings.port)  # a busy PORT, a foreign HOST
+        sock = inherited_socket()  # systemd socket activation: LISTEN_FDS, LISTEN_PID
+        if sock is None:
+            await check_can_listen(settings.host, settings.port)  # a busy PORT, a foreign HOST
     except ConfigError as error:
         print(f"callmod: {error}", file=sys.stderr)
         return 2
@@ -123,7 +125,7 @@ async def serve(settings: Settings) -> int:
         log.warning("STREAM_API_KEY is not set: using the embedded Stream emulator")
     callmod = Callmod(settings, clock=clock, store=store)
     try:
-        base = await callmod.start(settings.host, settings.port)
+        base = await callmod.start(settings.host, settings.port, sock=sock)
     except ConfigError as error:  # HOST or PORT cannot be bound
         print(f"callmod: {error}", file=sys.stderr)
         await callmod.stop()
@@ -151,7 +153,10 @@ async def serve(settings: Settings) -> int:
                 await emulator.stop()
             return 2
     settle()
-    log.info("callmod listening on %s:%s", settings.host, settings.port)
+    if sock is None:
+        log.info("callmod listening on %s:%s", settings.host, settings.port)
+    else:
+        log.info("callmod serving the socket it was handed (LISTEN_FDS) at %s", base)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -264,14 +265,22 @@ class Callmod:
         self.pruned = asyncio.Event()
         self.base_url = ""
 
-    async def start(self, host: str, port: int, *, rehydrate: bool = True) -> str:
+    async def start(
+        self,
+        host: str,
+        port: int,
+        *,
+        rehydrate: bool = True,
+        sock: socket.socket | None = None,
+    ) -> str:
         """Serve HTTP and start the background work; returns the base URL.
 
         The bot's own Stream user is created first (Stream refuses bans and mutes by an unknown
         user), bounded by the Stream deadline; the ban rebuild runs in the background, so Slack
         is answered before it finishes. When Stream does not take the user, it is retried in the
         background (`BotUser`) and `/readyz` says so. A HOST or PORT that cannot be bound raises
-        `ConfigError` with nothing left running."""
+        `ConfigError` with nothing left running. `sock`: serve this listening socket instead of
+        binding host:port (`bot.runtime.listen.inherited_socket`)."""
         await self.bot_user.start()
         # One HTTP session for every Slack call and reply, instead of one per call.
         self._session = aiohttp.ClientSession()
@@ -286,6 +295,7 @@ class Callmod:
                 port,
                 reuse_port=self.settings.reuse_port,
                 on_connection=self.inflight.connection_opened,
+                sock=sock,
             )
         except ConfigError:  # leave nothing running; `stop()` may still be called
             await self.bot_user.stop()
@@ -298,8 +308,9 @@ class Callmod:
         self.alerts.start()
         if self.settings.mod_case_retention_days is not None:
             self._pruner = asyncio.create_task(self._prune_daily())
-        bound = self._runner.addresses[0][1] if self._runner.addresses else port
-        self.base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bound}"
+        address = self._runner.addresses[0] if self._runner.addresses else (host, port)
+        where = str(address[0]) if sock is not None else host  # an inherited socket's own
+        self.base_url = f"http://{'127.0.0.1' if where in ('0.0.0.0', '') else where}:{address[1]}"
         return self.base_url
 
     async def stop(self) -> None:

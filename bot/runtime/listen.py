@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -27,23 +28,31 @@ from bot.settings import ConfigError
 BACKLOG = 1024  # a burst of new Slack connections must not overflow the listen queue
 
 
-class _TellingSite(web.TCPSite):
-    """A TCPSite whose protocol factory calls `on_connection` for each accepted connection."""
+class _TellingSite(web.BaseSite):
+    """A TCP site whose protocol factory calls `on_connection` for each accepted connection;
+    it binds host:port, or serves a listening socket it is given (`sock`)."""
 
     def __init__(
         self,
         runner: web.AppRunner,
+        *,
         host: str,
         port: int,
-        *,
+        sock: socket.socket | None,
+        reuse_port: bool,
         on_connection: Callable[[], None],
-        reuse_port: bool | None,
     ) -> None:
-        super().__init__(runner, host, port, backlog=BACKLOG, reuse_port=reuse_port)
+        super().__init__(runner, backlog=BACKLOG)
+        self._host, self._port, self._sock = host, port, sock
+        self._reuse_port = reuse_port or None
         self._on_connection = on_connection
 
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
     async def start(self) -> None:
-        await web.BaseSite.start(self)  # registers the site; TCPSite.start binds the bare factory
+        await super().start()
         server = self._runner.server
         assert server is not None
         on_connection = self._on_connection
@@ -52,16 +61,19 @@ class _TellingSite(web.TCPSite):
             on_connection()
             return server()
 
-        self._server = await asyncio.get_running_loop().create_server(
-            protocol,
-            self._host,
-            self._port,
-            backlog=self._backlog,
-            reuse_address=self._reuse_address,
-            reuse_port=self._reuse_port,
-        )
-        sockets = self._server.sockets
-        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        loop = asyncio.get_running_loop()
+        if self._sock is not None:
+            self._server = await loop.create_server(protocol, sock=self._sock, backlog=BACKLOG)
+        else:
+            self._server = await loop.create_server(
+                protocol, self._host, self._port, backlog=BACKLOG, reuse_port=self._reuse_port
+            )
+        if self._server.sockets:
+            self._host, self._port = self._server.sockets[0].getsockname()[:2]
+
+
+def _nothing() -> None:
+    pass
 
 
 async def listen(
@@ -70,22 +82,51 @@ async def listen(
     port: int,
     *,
     reuse_port: bool = False,
-    on_connection: Callable[[], None] | None = None,
-) -> web.TCPSite:
-    """Start serving `runner` on host:port (port 0 picks a free one). `reuse_port` binds with
-    SO_REUSEPORT: other processes doing the same may accept on the same port (REUSE_PORT).
-    `on_connection` is called as each connection is accepted."""
-    if on_connection is None:
-        site = web.TCPSite(runner, host, port, backlog=BACKLOG, reuse_port=reuse_port or None)
-    else:
-        site = _TellingSite(
-            runner, host, port, on_connection=on_connection, reuse_port=reuse_port or None
-        )
+    on_connection: Callable[[], None] = _nothing,
+    sock: socket.socket | None = None,
+) -> web.BaseSite:
+    """Start serving `runner` on host:port (port 0 picks a free one), or on `sock`, a listening
+    socket made elsewhere (`inherited_socket`; host and port are then its own). `reuse_port`
+    binds with SO_REUSEPORT: other processes doing the same may accept on the same port
+    (REUSE_PORT). `on_connection` is called as each connection is accepted."""
+    site = _TellingSite(
+        runner, host=host, port=port, sock=sock, reuse_port=reuse_port, on_connection=on_connection
+    )
     try:
         await site.start()
     except OSError as error:
         raise ConfigError(refusal(error, host, port)) from None
     return site
+
+
+def inherited_socket(
+    environ: Mapping[str, str] | None = None, *, pid: int | None = None, first_fd: int = 3
+) -> socket.socket | None:
+    """The listening socket a service manager handed over, by systemd's socket activation
+    protocol (`LISTEN_PID` is this process, `LISTEN_FDS` ≥ 1: the socket is fd 3), or None.
+    Several processes given the same socket share one accept queue: whichever is free takes the
+    next connection (`benchmarks/replicas.py` measures it against REUSE_PORT)."""
+    env = os.environ if environ is None else environ
+    if "LISTEN_FDS" not in env:
+        return None
+    if env.get("LISTEN_PID") != str(os.getpid() if pid is None else pid):
+        return None  # meant for another process (a parent that did not unset it)
+    try:
+        count = int(env["LISTEN_FDS"])
+    except ValueError:
+        raise ConfigError(f"LISTEN_FDS: {env['LISTEN_FDS']!r} is not a number of sockets") from None
+    if count < 1:
+        return None
+    try:
+        sock = socket.socket(fileno=first_fd)
+    except OSError as error:
+        raise ConfigError(f"LISTEN_FDS: fd {first_fd} is not a socket ({error.strerror})") from None
+    listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    if sock.type != socket.SOCK_STREAM or not listening:
+        sock.detach()
+        raise ConfigError(f"LISTEN_FDS: fd {first_fd} is not a listening TCP socket")
+    sock.setblocking(False)
+    return sock
 
 
 async def check_can_listen(host: str, port: int) -> None:

@@ -63,21 +63,37 @@ class Finished:
 class ServeProcess:
     """One `python -m bot serve`; the test's event loop keeps running (fake Slack answers it)."""
 
-    def __init__(self, config: dict[str, str], folder: Path) -> None:
+    def __init__(
+        self, config: dict[str, str], folder: Path, *, handed: socket.socket | None = None
+    ) -> None:
         self._env = serve_env(config, folder)
         self._cwd = folder
+        self._handed = handed
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        command: tuple[str, ...] = (sys.executable, "-m", "bot", "serve")
+        pass_fds: tuple[int, ...] = ()
+        if self._handed is not None:
+            # As systemd's socket activation does: the listening socket on fd 3, LISTEN_FDS=1
+            # and LISTEN_PID naming the process (the shell's pid, which exec keeps).
+            fd = self._handed.fileno()
+            shim = (
+                "import os, sys\n"
+                f"if {fd} != 3:\n"
+                f"    os.dup2({fd}, 3)\n"
+                f"    os.close({fd})\n"
+                "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
+                "os.execv(sys.executable, [sys.executable, '-m', 'bot', 'serve'])\n"
+            )
+            command, pass_fds = (sys.executable, "-c", shim), (fd,)
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
+            *command,
             cwd=self._cwd,
             env=self._env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            pass_fds=pass_fds,
         )
 
     async def finish(self, timeout: float = START_SECONDS) -> Finished:  # noqa: ASYNC109

@@ -72,6 +72,26 @@ async def test_serve_without_stream_credentials_uses_the_embedded_emulator(
     assert slack.calls_to("conversations.list")
 
 
+async def test_serve_takes_the_listening_socket_a_service_manager_hands_it(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    with socket.socket() as handed, socket.socket() as taken:
+        handed.bind(("127.0.0.1", 0))
+        handed.listen()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]  # PORT names a busy port: binding it would be refused
+        port = handed.getsockname()[1]
+        config = slack_config(slack, PORT=str(busy))
+        async with ServeProcess(config, tmp_path, handed=handed) as process:
+            status, text = await process.get_when_up(f"http://127.0.0.1:{port}/healthz")
+            assert status == 200 and json.loads(text) == {"ok": True}
+            done = await process.terminate()
+    assert done.returncode == 0, done.stderr
+    assert "serving the socket it was handed (LISTEN_FDS)" in done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr
+
+
 async def test_serve_refuses_a_port_in_use(slack: FakeSlack, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
