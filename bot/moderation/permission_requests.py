@@ -466,15 +466,20 @@ class PermissionDesk:
         assert self._shared is not None
         try:
             holder = await self._shared.claim(record.id, user_id)
-            decision = await self._shared.decision(record.id) if holder is not None else None
+            # Read even when the claim was won: a claim whose lease ran out may be on a request
+            # decided already (by a replica that died before giving its claim back).
+            decision = await self._shared.decision(record.id)
         except SharedStateError as error:
             log.warning("could not claim permission request %s: %s", record.id, error)
             record.status, record.handled_by = Status.PENDING, None
             return Reply(TRY_AGAIN)
-        if holder is None:
+        if holder is None and decision is None:
             return None
+        if holder is None:
+            await self._release_shared(record, user_id)
         record.status, record.handled_by = Status.PENDING, None
         if decision is None:
+            assert holder is not None
             return Reply(f"{mention(holder)} is handling this request right now.")
         self._apply(record, decision)
         note = await self._show_after_click(record.batch)

@@ -42,9 +42,14 @@ class Decision:
 
 
 class RequestShare:
-    def __init__(self, shared: SharedState, *, keep_for: float) -> None:
+    """`claim_lease`: how long a moderator's claim on a request holds without a decision. A
+    replica that dies between claiming and deciding leaves the claim behind; after the lease
+    another click may decide (granting again is harmless: Stream grants what is granted)."""
+
+    def __init__(self, shared: SharedState, *, keep_for: float, claim_lease: float) -> None:
         self.shared = shared
         self._keep_for = keep_for
+        self._claim_lease = claim_lease
 
     async def publish(self, request: SharedRequest) -> None:
         value = json.dumps(
@@ -86,7 +91,7 @@ class RequestShare:
 
     async def claim(self, request_id: str, user_id: str) -> str | None:
         """None when the request is this moderator's to decide; who has it otherwise."""
-        return await self.shared.claim(f"request:{request_id}", user_id, DECISION_MEMORY)
+        return await self.shared.claim(f"request:{request_id}", user_id, self._claim_lease)
 
     async def release(self, request_id: str, user_id: str) -> None:
         await self.shared.release(f"request:{request_id}", user_id)

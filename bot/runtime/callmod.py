@@ -179,7 +179,11 @@ class Callmod:
             max_age=settings.mod_request_max_age_seconds,
             default_call_type=settings.mod_default_call_type,
             shared=(
-                RequestShare(self.shared, keep_for=2 * settings.mod_request_max_age_seconds)
+                RequestShare(
+                    self.shared,
+                    keep_for=2 * settings.mod_request_max_age_seconds,
+                    claim_lease=settings.mod_lease_seconds,
+                )
                 if self.replicated
                 else None
             ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,7 +19,7 @@ from bot.local.emulator.server import RecordedRequest
 from bot.local.emulator.webhooks import WebhookDelivery, sign_webhook
 from bot.local.replicas import ReplicaSet
 from bot.local.slack_driver import SlashResult
-from bot.local.stack import ADMIN, MODERATOR, REQUESTS_CHANNEL
+from bot.local.stack import ADMIN, MODERATOR, REQUESTS_CHANNEL, Person
 from bot.moderation.bans.shared_expiry import EXPIRY_QUEUE
 from bot.moderation.permission_requests import APPROVE_ACTION
 from bot.shared import SharedStateError
@@ -298,3 +299,78 @@ async def test_undo_clicked_on_other_replicas_reverses_once(replicas: ReplicaSet
     assert "sara" not in replicas.emulator.state.calls["default:call-123"].blocked
     assert not any("no longer available" in t for t in first.replies + second.replies)
     assert second.replies[-1] == f"This was already undone by <@{ADMIN.user_id}>."
+
+
+async def _raised_request(replicas: ReplicaSet) -> tuple[str, Any]:
+    """A permission request for `sara` posted by one replica: the Approve value and message."""
+    call = replicas.emulator.state.calls["default:call-123"]
+    call.permissions["sara"].discard("send-audio")
+    await replicas.emulator.raise_permission_request("default:call-123", "sara", ["send-audio"])
+    await replicas.idle()
+    (message,) = replicas.slack.messages_in(REQUESTS_CHANNEL)
+    value = next(
+        element["value"]
+        for block in message.blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+        if element["action_id"] == APPROVE_ACTION
+    )
+    return value, message
+
+
+async def _approve(replicas: ReplicaSet, value: str, message: Any, who: Person) -> list[str]:
+    assert replicas.driver is not None
+    clicked = await replicas.driver.click(
+        action_id=APPROVE_ACTION,
+        value=value,
+        user_id=who.user_id,
+        user_name=who.user_name,
+        message=message,
+    )
+    await replicas.idle()
+    return [r.text for r in replicas.slack.responses_for(clicked.response_key) if r.status == 200]
+
+
+async def test_a_claim_left_by_a_replica_that_died_mid_decision_frees_up_after_the_lease(
+    replicas: ReplicaSet, clock: ManualClock
+) -> None:
+    """kill -9 between claiming a request and deciding it leaves the claim and no decision."""
+    value, message = await _raised_request(replicas)
+    dead = replicas.replicas[1].permission_requests._shared
+    assert dead is not None
+    assert await dead.claim(value, MODERATOR.user_id) is None  # then the replica died
+    waiting = await _approve(replicas, value, message, ADMIN)
+    assert waiting == [f"<@{MODERATOR.user_id}> is handling this request right now."]
+    assert requests_to(replicas, "/user_permissions") == []
+    await clock.advance(LEASE + 1)
+    approved = await _approve(replicas, value, message, ADMIN)
+    assert approved[0].startswith(":white_check_mark: Sara (`sara`) may now speak")
+    assert len(requests_to(replicas, "/user_permissions")) == 1
+    late = await _approve(replicas, value, message, MODERATOR)
+    assert late == [f"This request was already approved by <@{ADMIN.user_id}>."]
+    assert len(requests_to(replicas, "/user_permissions")) == 1
+
+
+async def test_a_decided_request_whose_claim_ran_out_is_not_decided_again(
+    replicas: ReplicaSet, clock: ManualClock
+) -> None:
+    """The deciding replica shared its decision and died before giving its claim back."""
+    value, message = await _raised_request(replicas)
+
+    async def died(request_id: str, user_id: str) -> None:
+        raise SharedStateError("the replica died before this")
+
+    for replica in replicas.replicas:
+        share = replica.permission_requests._shared
+        assert share is not None
+        share.release = died  # type: ignore[method-assign]
+    first = await _approve(replicas, value, message, MODERATOR)
+    assert first[0].startswith(":white_check_mark: Sara (`sara`) may now speak")
+    for replica in replicas.replicas:
+        share = replica.permission_requests._shared
+        assert share is not None
+        del share.release
+    await clock.advance(LEASE + 1)  # the claim ran out; the decision did not
+    again = await _approve(replicas, value, message, ADMIN)
+    assert again == [f"This request was already approved by <@{MODERATOR.user_id}>."]
+    assert len(requests_to(replicas, "/user_permissions")) == 1
