@@ -22,6 +22,7 @@ from bot.moderation.alerts import render
 from bot.moderation.bans.shared_expiry import EXPIRY_QUEUE
 from bot.moderation.history.book import Ticket
 from bot.shared import SharedStateError
+from bot.slack.poster import SlackPostError
 from bot.util.clock import ManualClock
 from tests.moderation.alerting import (
     CALL,
@@ -281,3 +282,40 @@ async def test_a_takeover_links_the_expiry_line_slack_took_instead_of_posting_it
     assert full is not None
     (posted,) = [m for m in replicas.slack.messages_in(LOG_CHANNEL) if m.text == line]
     assert [(m.purpose, m.ts) for m in full.messages] == [(MessagePurpose.AUDIT, posted.ts)]
+
+
+async def test_a_retried_alert_delivery_merges_its_hit_once(
+    replicas: ReplicaSet, clock: ManualClock
+) -> None:
+    """The hit is merged and saved, then showing it fails (Slack did not answer): callmod
+    retries the delivery, which finds the record its first attempt saved instead of adding the
+    hit again."""
+    failures = ["once"]
+    failed = asyncio.Event()
+    for replica in replicas.replicas:
+        desk = replica.alerts
+        original = desk._show_shared
+
+        async def fail_once(alert_id: str, _original: Any = original) -> None:
+            if failures:
+                failures.pop()
+                failed.set()
+                raise SlackPostError("Slack did not answer")
+            await _original(alert_id)
+
+        desk._show_shared = fail_once  # type: ignore[method-assign]
+    assert await deliver(replicas, warning("sara")) == 200
+    await asyncio.wait_for(failed.wait(), 10)  # the first attempt's real I/O, until it fails
+    for _ in range(50):  # and into its retry's wait on the manual clock
+        await asyncio.sleep(0)
+    assert cards(replicas) == []
+    await step(replicas, clock, LEASE / 6)  # past the retry's first wait (at most 1 s)
+    [card] = cards(replicas)
+    share = replicas.replicas[0].alerts.share
+    assert share is not None
+    found = await share.find("key", f"sara|{CALL}")
+    assert found is not None
+    record = await share.load(found)
+    assert record is not None and record.alert.hits == 1
+    assert "hits since" not in text_of(card)
+    assert len(replicas.slack.calls_to("chat.postMessage")) == 1
