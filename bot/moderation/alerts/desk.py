@@ -485,7 +485,8 @@ class AlertDesk:
     ) -> None:
         """`on_event` when replicas share the alerts: the hit is merged into the shared record
         under its user and call's lock, then shown from it (see `shared_alerts`). A shared
-        state that does not answer fails the webhook (Stream retries it)."""
+        state that does not answer fails this attempt; callmod retries the delivery (Stream has its
+        200 already), and a retry finds the record its first attempt saved by the delivery id."""
         assert self.share is not None
         finding = self._admit(event)
         if finding is None:

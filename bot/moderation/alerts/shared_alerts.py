@@ -29,7 +29,7 @@ from bot.shared import SharedState, SharedStateError
 KEEP_FOR = 86_400.0  # an alert's shared record outlives any window or click on it
 LOCK_LEASE = 10.0  # a merge holds its lock this long at most (a dead holder's lock expires)
 LOCK_PAUSE = 0.002  # real seconds between tries while another replica merges
-LOCK_TRIES = 1_500  # ~3 s, then the webhook fails and Stream retries it
+LOCK_TRIES = 1_500  # ~3 s, then this attempt fails and callmod retries the delivery
 CLICK_LEASE = 600.0  # a decision's claim, until it is decided (or given back)
 _SLIM = ("rules", "labels", "texts", "images", "stream_actions", "messages", "reporters")
 
