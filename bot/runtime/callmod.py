@@ -203,6 +203,7 @@ class Callmod:
             slash_queue=names.slash("queue", settings.mod_command_prefix),
             shared=self.shared if self.replicated else None,
             replica=self.replica,
+            lease=settings.mod_lease_seconds,
         )
         for button in AlertButtons(self.alerts).buttons():
             self.registry.add_button(button)

@@ -59,7 +59,10 @@ Metadata = dict[str, Any]
 
 
 def case_metadata(
-    user_id: str | None = None, call_cid: str | None = None, case_number: int | None = None
+    user_id: str | None = None,
+    call_cid: str | None = None,
+    case_number: int | None = None,
+    alert_id: str | None = None,
 ) -> Metadata:
     """`{"event_type": "callmod_case", "event_payload": {...}}` with the keys that are known
     (Slack takes strings, numbers and booleans as payload values; unknown keys are left out)."""
@@ -70,6 +73,8 @@ def case_metadata(
         payload["call_cid"] = call_cid
     if case_number is not None:
         payload["case_number"] = case_number
+    if alert_id:
+        payload["alert_id"] = alert_id
     return {"event_type": METADATA_EVENT, "event_payload": payload}
 
 
@@ -147,7 +152,22 @@ class SlackPoster:
         pages: int = HISTORY_PAGES,
     ) -> str | None:
         """The ts of a message callmod posted in `channel` (since `oldest`) whose metadata names
-        case `case_number` (`conversations.history` with `include_all_metadata`, newest first,
+        case `case_number`; see `find_message`."""
+        return await self.find_message(
+            channel, "case_number", case_number, oldest=oldest, pages=pages
+        )
+
+    async def find_message(
+        self,
+        channel: str,
+        key: str,
+        value: str | int,
+        *,
+        oldest: float | None = None,
+        pages: int = HISTORY_PAGES,
+    ) -> str | None:
+        """The ts of a message callmod posted in `channel` (since `oldest`) whose metadata has
+        `key` = `value` (`conversations.history` with `include_all_metadata`, newest first,
         at most `pages` pages); None when there is none. Raises SlackPostError when Slack
         does not answer (the caller must not post then: the message may be there)."""
         cursor = None
@@ -172,7 +192,7 @@ class SlackPoster:
                 payload = metadata.get("event_payload") or {}
                 if (
                     metadata.get("event_type") == METADATA_EVENT
-                    and payload.get("case_number") == case_number
+                    and payload.get(key) == value
                 ):
                     return str(message.get("ts"))
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None

@@ -319,3 +319,83 @@ async def test_a_retried_alert_delivery_merges_its_hit_once(
     assert record is not None and record.alert.hits == 1
     assert "hits since" not in text_of(card)
     assert len(replicas.slack.calls_to("chat.postMessage")) == 1
+
+
+async def _opener(replicas: ReplicaSet) -> tuple[int, str]:
+    """The index of the replica that opened sara's card, and the card's alert id."""
+    share = replicas.live()[0].alerts.share
+    assert share is not None
+    alert_id = await share.find("key", f"sara|{CALL}")
+    assert alert_id is not None
+    record = await share.load(alert_id)
+    assert record is not None
+    index = next(i for i, r in enumerate(replicas.replicas) if r.replica == record.opener)
+    return index, alert_id
+
+
+async def test_a_card_whose_opener_died_before_posting_is_posted_after_the_lease(
+    replicas: ReplicaSet, clock: ManualClock
+) -> None:
+    skipped = ["the opener's first showing"]
+    for replica in replicas.replicas:
+        desk = replica.alerts
+        original = desk._show_shared
+
+        async def dies_first(alert_id: str, _original: Any = original) -> None:
+            if skipped:
+                skipped.pop()  # the opener saved the record, then died before posting
+                return
+            await _original(alert_id)
+
+        desk._show_shared = dies_first  # type: ignore[method-assign]
+    assert await deliver(replicas, warning("sara")) == 200
+    await replicas.idle()
+    opener, _ = await _opener(replicas)
+    replicas.kill(opener)
+    assert await deliver(replicas, warning("sara")) == 200  # within the lease: the opener's
+    await replicas.idle()
+    assert cards(replicas) == []
+    await step(replicas, clock, LEASE + 1)
+    assert await deliver(replicas, warning("sara")) == 200
+    await replicas.idle()
+    [card] = cards(replicas)
+    assert "3 hits since" in text_of(card)
+    assert sum(r.alerts.stats.takeovers for r in replicas.live()) == 1
+    assert await deliver(replicas, warning("sara")) == 200  # and it is edited from then on
+    await replicas.idle()
+    [card] = cards(replicas)
+    assert "4 hits since" in text_of(card)
+    assert len(replicas.slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_a_card_whose_opener_died_before_sharing_its_ts_is_found_not_posted_again(
+    replicas: ReplicaSet, clock: ManualClock
+) -> None:
+    lost = ["keep_ts", "release_post"]  # the opener posted the card, then died
+    for replica in replicas.replicas:
+        share = replica.alerts.share
+        assert share is not None
+        for name in ("keep_ts", "release_post"):
+            original = getattr(share, name)
+
+            async def dropped(*args: Any, _name: str = name, _original: Any = original) -> None:
+                if _name in lost:
+                    lost.remove(_name)
+                    return
+                await _original(*args)
+
+            setattr(share, name, dropped)
+    assert await deliver(replicas, warning("sara")) == 200
+    await replicas.idle()
+    [card] = cards(replicas)
+    opener, alert_id = await _opener(replicas)
+    replicas.kill(opener)
+    await step(replicas, clock, LEASE + 1)
+    assert await deliver(replicas, warning("sara")) == 200
+    await replicas.idle()
+    [card] = cards(replicas)  # found by its metadata and edited, not posted again
+    assert "2 hits since" in text_of(card)
+    assert card.metadata is not None
+    assert card.metadata["event_payload"]["alert_id"] == alert_id
+    assert len(replicas.slack.calls_to("chat.postMessage")) == 1
+    assert replicas.slack.calls_to("conversations.history")

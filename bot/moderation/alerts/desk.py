@@ -76,6 +76,7 @@ class AlertStats:
     cards: int = 0
     digested: int = 0
     escalations: int = 0
+    takeovers: int = 0  # cards or digests posted or found for an opener that died first
     shown_after: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
 
 
@@ -106,6 +107,7 @@ class AlertDesk:
         max_alerts: int = DEFAULT_MAX_ALERTS,
         shared: SharedState | None = None,
         replica: str = "",
+        lease: float = 30.0,
     ) -> None:
         """`shared`: the state replicas share, when several run (claims on clicks, which card a
         hit joins, the card budget, escalations, the /report limit); None keeps it all here."""
@@ -113,6 +115,7 @@ class AlertDesk:
         self._shared = shared
         self.replica = replica
         self.share = AlertShare(shared, replica=replica) if shared is not None else None
+        self._lease = lease  # MOD_LEASE_SECONDS: an opener's hold on posting its card
         self._digest_views: dict[str, tuple[float, list[Alert]]] = {}  # shared digests shown
         self.channel = channel
         self._clock = clock
@@ -557,6 +560,8 @@ class AlertDesk:
         cards = await self._shared.hit(f"alert-cards:{self.channel}", DIGEST_WINDOW)
         if cards <= self._cards_per_minute:
             record.place = "card"
+            # Held from before the record is saved until the card's ts is shared.
+            await self.share.claim_post(f"card:{alert.id}", self.replica, self._lease)
             self.stats.cards += 1
             self._timers.schedule(f"card:{alert.id}", now + self._escalate_after, alert.id)
             nth = 0
@@ -569,6 +574,7 @@ class AlertDesk:
             digest = await self.share.load_digest(current) if current else None
             if digest is None or now - digest.opened_at >= DIGEST_WINDOW:
                 digest = SharedDigest(self._new_id(), now, self.replica)
+                await self.share.claim_post(f"digest:{digest.id}", self.replica, self._lease)
                 await self.share.save_digest(digest)
                 await self._shared.put(f"alert-digest-now:{self.channel}", digest.id, DIGEST_WINDOW)
                 self._timers.schedule(f"digest:{digest.id}", now + self._escalate_after, digest.id)
@@ -664,7 +670,9 @@ class AlertDesk:
                 self._poster,
                 self.channel,
                 lambda: render.card(alert),
-                lambda: case_metadata(user_id=alert.user_id, call_cid=alert.call_cid),
+                lambda: case_metadata(
+                    user_id=alert.user_id, call_cid=alert.call_cid, alert_id=alert.id
+                ),
             )
 
         async def newest() -> int | None:
@@ -688,6 +696,7 @@ class AlertDesk:
                 self._poster,
                 self.channel,
                 lambda: render.digest(view[1], view[0], self.slash_queue),
+                lambda: case_metadata(alert_id=f"digest:{digest_id}"),
             )
 
         async def newest() -> int | None:
@@ -713,15 +722,35 @@ class AlertDesk:
             version = await newest()
             if version is None:
                 return
-            if message.ts is None and opener != self.replica:
+            mine = message.ts is not None or opener == self.replica
+            if not mine and not await self._take_over(name, message):
                 return  # its opener posts it, then catches up with this change
             posting = message.ts is None
             message.changed()
             await message.show()
             if posting and message.ts is not None:
                 await self.share.keep_ts(name, message.ts)
+                await self.share.release_post(name, self.replica)
             if await newest() == version:
                 return
+
+    async def _take_over(self, name: str, message: CoalescedMessage) -> bool:
+        """A card or digest with no shared ts, opened by another replica: False while its opener
+        holds the posting; otherwise this replica takes it (the opener died before sharing the
+        ts), with the ts of the message the opener may have posted (found by its metadata)."""
+        assert self.share is not None and self.channel is not None
+        if await self.share.claim_post(name, self.replica, self._lease) is not None:
+            return False
+        self.stats.takeovers += 1
+        message.ts = await self.share.ts(name)  # shared just before the claim was given back
+        if message.ts is None:
+            kind, _, target = name.partition(":")
+            alert_id = target if kind == "card" else name
+            message.ts = await self._poster.find_message(self.channel, "alert_id", alert_id)
+        if message.ts is not None:
+            await self.share.keep_ts(name, message.ts)
+            await self.share.release_post(name, self.replica)
+        return True
 
     async def _escalate_shared(self, key: str, target: str) -> None:
         """The opener's escalation timer: one ping, unless the alert (or every alert of the

@@ -7,9 +7,12 @@ bumped on every change, where it is shown and which replica opened it), found by
 items and by its user and call (`alert-item:…`, `alert-key:…`). A hit is merged under a short
 lock on its user and call (a claim, waited for a few milliseconds at most), so two replicas never
 open two cards for one user and call nor lose a hit. The replica that opened a card or digest
-posts it and shares its ts (`alert-ts:…`); every replica that changes it afterwards edits it from
-the shared record and looks again until what it showed is the newest version, so concurrent
-edits end on the newest state. A digest keeps a slim copy of each alert it lists.
+posts it and shares its ts (`alert-ts:…`), holding `alert-post:…` with a lease from opening until
+then; every replica that changes it afterwards edits it from the shared record and looks again
+until what it showed is the newest version, so concurrent edits end on the newest state. When the
+opener died first (its claim ran out, no ts), the next replica to change the card takes the
+claim, looks for the message by its metadata (the opener may have posted it) and posts it only
+when Slack has none. A digest keeps a slim copy of each alert it lists.
 """
 
 from __future__ import annotations
@@ -199,6 +202,14 @@ class AlertShare:
 
     async def keep_ts(self, name: str, ts: str) -> None:
         await self.shared.put(f"alert-ts:{name}", ts, KEEP_FOR)
+
+    async def claim_post(self, name: str, owner: str, lease: float) -> str | None:
+        """Who posts card or digest `name`: its opener from opening until its ts is shared; a
+        claim that ran out without a ts means the opener died, and another replica takes it."""
+        return await self.shared.claim(f"alert-post:{name}", owner, lease)
+
+    async def release_post(self, name: str, owner: str) -> None:
+        await self.shared.release(f"alert-post:{name}", owner)
 
     async def claim_click(self, alert_id: str, user_id: str) -> str | None:
         return await self.shared.claim(f"alert-click:{alert_id}", user_id, CLICK_LEASE)
