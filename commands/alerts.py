@@ -50,7 +50,7 @@ async def show_queue(desk: AlertDesk, page: int) -> Reply:
             f"_(Stream's review queue could not be read: {escape(error.sentence)}; these are "
             "the alerts callmod received.)_"
         )
-    alerts = desk.open_alerts()
+    alerts = await desk.all_open_alerts()
     pages = max(1, (len(alerts) + QUEUE_PAGE_SIZE - 1) // QUEUE_PAGE_SIZE)
     page = min(max(page, 0), pages - 1)
     shown = alerts[page * QUEUE_PAGE_SIZE : (page + 1) * QUEUE_PAGE_SIZE]

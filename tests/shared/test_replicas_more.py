@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +25,7 @@ from bot.moderation.history.book import Ticket
 from bot.shared import SharedStateError
 from bot.slack.poster import SlackPostError
 from bot.util.clock import ManualClock
+from tests.commands.cmdtest import slash
 from tests.moderation.alerting import (
     CALL,
     cards,
@@ -399,3 +401,25 @@ async def test_a_card_whose_opener_died_before_sharing_its_ts_is_found_not_poste
     assert card.metadata["event_payload"]["alert_id"] == alert_id
     assert len(replicas.slack.calls_to("chat.postMessage")) == 1
     assert replicas.slack.calls_to("conversations.history")
+
+
+async def test_queue_and_a_ban_see_the_open_alerts_of_every_replica(
+    replicas: ReplicaSet,
+) -> None:
+    users = ("ann", "bob", "sara")
+    for user in users:  # one hit each, to the replicas in turn
+        assert await deliver(replicas, warning(user)) == 200
+    await replicas.idle()
+    for _ in range(3):  # /queue on each replica in turn
+        shown = json.dumps((await slash(replicas, "/queue", MODERATOR)).response_blocks)
+        assert all(f"`{user}`" in shown for user in users), shown
+    assert len(set(replicas.proxy.sent[-3:])) == 3
+    opener, _ = await _opener(replicas)  # of sara's card
+    replicas.proxy.down.add(opener)  # the ban reaches another replica
+    await slash(replicas, "/ban sara 2h spam", MODERATOR, trigger=False)
+    await replicas.idle()
+    replicas.proxy.down.discard(opener)
+    card = next(c for c in cards(replicas) if "`sara`" in c.text)
+    assert "Actioned by <@U0MODER01>" in text_of(card) and "ban `sara` for 2h" in text_of(card)
+    shown = json.dumps((await slash(replicas, "/queue", MODERATOR)).response_blocks)
+    assert "`ann`" in shown and "`bob`" in shown and "`sara`" not in shown

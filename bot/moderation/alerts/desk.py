@@ -173,6 +173,24 @@ class AlertDesk:
             key=lambda alert: alert.opened_at,
         )
 
+    async def all_open_alerts(self) -> list[Alert]:
+        """`open_alerts`, and with several replicas every replica's (from the shared index;
+        this replica's own when the shared state does not answer)."""
+        if self.share is None:
+            return self.open_alerts()
+        try:
+            listed = {alert_id for alert_id, _, _ in await self.share.open_index()}
+            # Every listed alert, and this replica's undecided ones no longer listed (decided
+            # on another replica since), as the shared records have them now.
+            mine = {a.id for a in self.alerts.values() if a.status.undecided}
+            for alert_id in listed | mine:
+                record = await self.share.load(alert_id)
+                if record is not None:
+                    self._keep_local(record.alert)
+        except SharedStateError as error:
+            log.warning("could not read the shared open alerts: %s", error)
+        return self.open_alerts()
+
     # -- intake ------------------------------------------------------------------------------
 
     async def on_event(
@@ -386,8 +404,12 @@ class AlertDesk:
     # -- decisions made elsewhere ------------------------------------------------------------
 
     def after_action(self, actor: Actor, plan: Plan, ticket: Ticket) -> None:
-        """A command finished (any front-end): a ban decides the user's open alerts."""
+        """A command finished (any front-end): a ban decides the user's open alerts (with
+        several replicas, every replica's: `_ban_decides_shared`)."""
         if plan.kind is not Kind.BAN or not plan.target:
+            return
+        if self.share is not None:
+            self._later(self._ban_decides_shared(actor, plan, ticket))
             return
         opened = [
             alert
@@ -398,6 +420,22 @@ class AlertDesk:
             alert.status = Status.CLAIMED
             alert.handled_by = actor.user_id
             self._later(self._banned(alert, actor, plan, ticket))
+
+    async def _ban_decides_shared(self, actor: Actor, plan: Plan, ticket: Ticket) -> None:
+        """The banned user's open alerts on every replica, each claimed as a click would be (a
+        moderator deciding it elsewhere at the same moment wins or loses cleanly)."""
+        assert self.share is not None
+        try:
+            ids = [i for i, _, user in await self.share.open_index() if user == plan.target]
+            for alert_id in ids:
+                record = await self.share.load(alert_id)
+                if record is None or record.alert.status is not Status.OPEN:
+                    continue
+                alert = self._keep_local(record.alert)
+                if await self.claim_shared(alert, actor) is None:
+                    await self._banned(alert, actor, plan, ticket)
+        except SharedStateError as error:
+            log.warning("a ban could not decide the user's alerts on other replicas: %s", error)
 
     async def _banned(self, alert: Alert, actor: Actor, plan: Plan, ticket: Ticket) -> None:
         decision = f"{plan.summary} (through callmod)"

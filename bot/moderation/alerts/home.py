@@ -20,7 +20,7 @@ class OpenAlertsSection:
         self._slash_queue = slash_queue
 
     async def blocks(self, viewer: Actor) -> list[dict[str, Any]]:
-        waiting = self._desk.open_alerts()
+        waiting = await self._desk.all_open_alerts()
         if not waiting:
             return blocks.to_dicts([blocks.section("*Open alerts*\nNone open.")])
         more = f" (the oldest {SHOWN}; `{self._slash_queue}` lists them all)"

@@ -12,7 +12,9 @@ then; every replica that changes it afterwards edits it from the shared record a
 until what it showed is the newest version, so concurrent edits end on the newest state. When the
 opener died first (its claim ran out, no ts), the next replica to change the card takes the
 claim, looks for the message by its metadata (the opener may have posted it) and posts it only
-when Slack has none. A digest keeps a slim copy of each alert it lists.
+when Slack has none. A digest keeps a slim copy of each alert it lists. An index of the
+undecided alerts (`alert-open`, kept by `save`) lets `/queue`, the Home tab and a ban see every
+replica's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ LOCK_LEASE = 10.0  # a merge holds its lock this long at most (a dead holder's l
 LOCK_PAUSE = 0.002  # real seconds between tries while another replica merges
 LOCK_TRIES = 1_500  # ~3 s, then this attempt fails and callmod retries the delivery
 CLICK_LEASE = 600.0  # a decision's claim, until it is decided (or given back)
+OPEN_INDEX = "alert-open"  # the undecided alerts of every replica, for /queue, Home and bans
+OPEN_INDEX_LIMIT = 1_000
 _SLIM = ("rules", "labels", "texts", "images", "stream_actions", "messages", "reporters")
 
 
@@ -168,6 +172,7 @@ class AlertShare:
         )
 
     async def save(self, record: SharedAlert) -> None:
+        """Write the record, and keep the index of undecided alerts (`open_index`) in step."""
         record.version += 1
         data = {
             "alert": alert_to_dict(record.alert),
@@ -176,6 +181,23 @@ class AlertShare:
             "opener": record.opener,
         }
         await self.shared.put(f"alert:{record.alert.id}", json.dumps(data), KEEP_FOR)
+        alert = record.alert
+        listed = any(entry[0] == alert.id for entry in await self.open_index())
+        if listed != alert.status.undecided:
+            async with self.locked("open-index"):
+                entries = [e for e in await self.open_index() if e[0] != alert.id]
+                if alert.status.undecided:
+                    entries.append((alert.id, alert.opened_at, alert.user_id or ""))
+                    entries = sorted(entries, key=lambda e: e[1])[-OPEN_INDEX_LIMIT:]
+                await self.shared.put(OPEN_INDEX, json.dumps(entries), KEEP_FOR)
+
+    async def open_index(self) -> list[tuple[str, float, str]]:
+        """(alert id, opened at, user id) of every undecided alert, whichever replica has it,
+        oldest first (the newest `OPEN_INDEX_LIMIT`)."""
+        raw = await self.shared.get(OPEN_INDEX)
+        if raw is None:
+            return []
+        return [(str(i), float(at), str(user)) for i, at, user in json.loads(raw)]
 
     async def load_digest(self, digest_id: str) -> SharedDigest | None:
         raw = await self.shared.get(f"alert-digest:{digest_id}")
