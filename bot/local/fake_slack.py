@@ -251,9 +251,10 @@ class FakeSlack:
                 return key
 
     def new_ts(self) -> str:
-        """The next message timestamp, unique and increasing ("1800000000.000100", ...)."""
-        micros = self._ts_micros
-        self._ts_micros += _TS_STEP_MICROS
+        """The next message timestamp, unique and increasing ("1800000000.000100", ...), and
+        never behind the fake's clock: Slack's ts is the time it took the message."""
+        micros = max(self._ts_micros, int(self.clock.time() * 1_000_000))
+        self._ts_micros = micros + _TS_STEP_MICROS
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def register_trigger(self, trigger_id: str, user_id: str | None = None) -> None:

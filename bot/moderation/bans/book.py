@@ -77,6 +77,7 @@ OWED_HORIZON = 7 * 86_400.0  # announcements owed for longer than this are not m
 MAX_CLOSED_MESSAGES = 10_000  # notifications remembered for "already closed" answers to clicks
 REHYDRATE_MAX_WAIT = 300.0  # seconds between start-up rebuild attempts, at most
 LINK_LANDING_SECONDS = 5.0  # several replicas: how long an expiry waits for its case links
+CLOCK_SKEW_SECONDS = 60.0  # between this host's clock and Slack's message timestamps, at most
 
 
 class UnbanOutcome(Enum):
@@ -644,7 +645,10 @@ class BanBook:
         elif self._channel is not None:
             # Slack may have taken the line before the dead replica linked it: its metadata
             # names the case. SlackPostError (Slack did not say) fails this try: not posted.
-            ts = await self._poster.find_case_message(self._channel, case.number)
+            # Only what Slack took since the case was recorded (less a margin for clock skew):
+            # the history read stays short however busy the channel was before.
+            since = case.created_at.timestamp() - CLOCK_SKEW_SECONDS
+            ts = await self._poster.find_case_message(self._channel, case.number, oldest=since)
             if ts is not None:
                 log.info("the expiry line of case #%d was posted before a takeover", case.number)
                 ref = MessageRef(self._channel, ts)
