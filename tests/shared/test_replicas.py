@@ -213,9 +213,8 @@ async def test_rolling_restart_under_load_loses_and_doubles_nothing(
     assert len(set(replicas.proxy.sent)) == 3
 
 
-async def test_two_approve_clicks_on_two_replicas_make_one_permissions_call(
-    replicas: ReplicaSet,
-) -> None:
+async def _raised_request(replicas: ReplicaSet) -> tuple[str, Any]:
+    """A permission request for `sara` posted by one replica: the Approve value and message."""
     call = replicas.emulator.state.calls["default:call-123"]
     call.permissions["sara"].discard("send-audio")
     await replicas.emulator.raise_permission_request("default:call-123", "sara", ["send-audio"])
@@ -228,6 +227,27 @@ async def test_two_approve_clicks_on_two_replicas_make_one_permissions_call(
         for element in block["elements"]
         if element["action_id"] == APPROVE_ACTION
     )
+    return value, message
+
+
+async def _approve(replicas: ReplicaSet, value: str, message: Any, who: Person) -> list[str]:
+    assert replicas.driver is not None
+    clicked = await replicas.driver.click(
+        action_id=APPROVE_ACTION,
+        value=value,
+        user_id=who.user_id,
+        user_name=who.user_name,
+        message=message,
+    )
+    await replicas.idle()
+    return [r.text for r in replicas.slack.responses_for(clicked.response_key) if r.status == 200]
+
+
+async def test_two_approve_clicks_on_two_replicas_make_one_permissions_call(
+    replicas: ReplicaSet,
+) -> None:
+    call = replicas.emulator.state.calls["default:call-123"]
+    value, message = await _raised_request(replicas)
     assert replicas.driver is not None
     clicks = []
     for who in (MODERATOR, ADMIN):  # the proxy sends the two clicks to two replicas
@@ -299,36 +319,6 @@ async def test_undo_clicked_on_other_replicas_reverses_once(replicas: ReplicaSet
     assert "sara" not in replicas.emulator.state.calls["default:call-123"].blocked
     assert not any("no longer available" in t for t in first.replies + second.replies)
     assert second.replies[-1] == f"This was already undone by <@{ADMIN.user_id}>."
-
-
-async def _raised_request(replicas: ReplicaSet) -> tuple[str, Any]:
-    """A permission request for `sara` posted by one replica: the Approve value and message."""
-    call = replicas.emulator.state.calls["default:call-123"]
-    call.permissions["sara"].discard("send-audio")
-    await replicas.emulator.raise_permission_request("default:call-123", "sara", ["send-audio"])
-    await replicas.idle()
-    (message,) = replicas.slack.messages_in(REQUESTS_CHANNEL)
-    value = next(
-        element["value"]
-        for block in message.blocks
-        if block.get("type") == "actions"
-        for element in block["elements"]
-        if element["action_id"] == APPROVE_ACTION
-    )
-    return value, message
-
-
-async def _approve(replicas: ReplicaSet, value: str, message: Any, who: Person) -> list[str]:
-    assert replicas.driver is not None
-    clicked = await replicas.driver.click(
-        action_id=APPROVE_ACTION,
-        value=value,
-        user_id=who.user_id,
-        user_name=who.user_name,
-        message=message,
-    )
-    await replicas.idle()
-    return [r.text for r in replicas.slack.responses_for(clicked.response_key) if r.status == 200]
 
 
 async def test_a_claim_left_by_a_replica_that_died_mid_decision_frees_up_after_the_lease(
