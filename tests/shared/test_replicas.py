@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -17,9 +16,10 @@ from bot.core.dispatch import CONFIRM_ACTION
 from bot.core.undo import UNDO_ACTION
 from bot.local.emulator.server import RecordedRequest
 from bot.local.emulator.webhooks import WebhookDelivery, sign_webhook
+from bot.local.fake_slack import PostedMessage
 from bot.local.replicas import ReplicaSet
 from bot.local.slack_driver import SlashResult
-from bot.local.stack import ADMIN, MODERATOR, REQUESTS_CHANNEL, Person
+from bot.local.stack import ADMIN, MODERATOR, REQUESTS_CHANNEL
 from bot.moderation.bans.shared_expiry import EXPIRY_QUEUE
 from bot.moderation.permission_requests import APPROVE_ACTION
 from bot.shared import SharedStateError
@@ -213,7 +213,7 @@ async def test_rolling_restart_under_load_loses_and_doubles_nothing(
     assert len(set(replicas.proxy.sent)) == 3
 
 
-async def _raised_request(replicas: ReplicaSet) -> tuple[str, Any]:
+async def _raised_request(replicas: ReplicaSet) -> tuple[str, PostedMessage]:
     """A permission request for `sara` posted by one replica: the Approve value and message."""
     call = replicas.emulator.state.calls["default:call-123"]
     call.permissions["sara"].discard("send-audio")
@@ -230,43 +230,16 @@ async def _raised_request(replicas: ReplicaSet) -> tuple[str, Any]:
     return value, message
 
 
-async def _approve(replicas: ReplicaSet, value: str, message: Any, who: Person) -> list[str]:
-    assert replicas.driver is not None
-    clicked = await replicas.driver.click(
-        action_id=APPROVE_ACTION,
-        value=value,
-        user_id=who.user_id,
-        user_name=who.user_name,
-        message=message,
-    )
-    await replicas.idle()
-    return [r.text for r in replicas.slack.responses_for(clicked.response_key) if r.status == 200]
-
-
 async def test_two_approve_clicks_on_two_replicas_make_one_permissions_call(
     replicas: ReplicaSet,
 ) -> None:
     call = replicas.emulator.state.calls["default:call-123"]
     value, message = await _raised_request(replicas)
-    assert replicas.driver is not None
-    clicks = []
-    for who in (MODERATOR, ADMIN):  # the proxy sends the two clicks to two replicas
-        clicks.append(
-            await replicas.driver.click(
-                action_id=APPROVE_ACTION,
-                value=value,
-                user_id=who.user_id,
-                user_name=who.user_name,
-                message=message,
-            )
-        )
-        await replicas.idle()
+    # the proxy sends the two clicks to two replicas
+    first = (await click(replicas, APPROVE_ACTION, value, MODERATOR, message=message)).replies
+    second = (await click(replicas, APPROVE_ACTION, value, ADMIN, message=message)).replies
     assert len(requests_to(replicas, "/user_permissions")) == 1
     assert "send-audio" in call.permissions["sara"]
-    first, second = (
-        [r.text for r in replicas.slack.responses_for(c.response_key) if r.status == 200]
-        for c in clicks
-    )
     assert first[0].startswith(":white_check_mark: Sara (`sara`) may now speak")
     assert second == [f"This request was already approved by <@{MODERATOR.user_id}>."]
     # The message, posted by one replica, says so whichever replica took the click.
@@ -329,14 +302,14 @@ async def test_a_claim_left_by_a_replica_that_died_mid_decision_frees_up_after_t
     dead = replicas.replicas[1].permission_requests._shared
     assert dead is not None
     assert await dead.claim(value, MODERATOR.user_id) is None  # then the replica died
-    waiting = await _approve(replicas, value, message, ADMIN)
+    waiting = (await click(replicas, APPROVE_ACTION, value, ADMIN, message=message)).replies
     assert waiting == [f"<@{MODERATOR.user_id}> is handling this request right now."]
     assert requests_to(replicas, "/user_permissions") == []
     await clock.advance(LEASE + 1)
-    approved = await _approve(replicas, value, message, ADMIN)
+    approved = (await click(replicas, APPROVE_ACTION, value, ADMIN, message=message)).replies
     assert approved[0].startswith(":white_check_mark: Sara (`sara`) may now speak")
     assert len(requests_to(replicas, "/user_permissions")) == 1
-    late = await _approve(replicas, value, message, MODERATOR)
+    late = (await click(replicas, APPROVE_ACTION, value, MODERATOR, message=message)).replies
     assert late == [f"This request was already approved by <@{ADMIN.user_id}>."]
     assert len(requests_to(replicas, "/user_permissions")) == 1
 
@@ -354,13 +327,13 @@ async def test_a_decided_request_whose_claim_ran_out_is_not_decided_again(
         share = replica.permission_requests._shared
         assert share is not None
         share.release = died  # type: ignore[method-assign]
-    first = await _approve(replicas, value, message, MODERATOR)
+    first = (await click(replicas, APPROVE_ACTION, value, MODERATOR, message=message)).replies
     assert first[0].startswith(":white_check_mark: Sara (`sara`) may now speak")
     for replica in replicas.replicas:
         share = replica.permission_requests._shared
         assert share is not None
         del share.release
     await clock.advance(LEASE + 1)  # the claim ran out; the decision did not
-    again = await _approve(replicas, value, message, ADMIN)
+    again = (await click(replicas, APPROVE_ACTION, value, ADMIN, message=message)).replies
     assert again == [f"This request was already approved by <@{MODERATOR.user_id}>."]
     assert len(requests_to(replicas, "/user_permissions")) == 1

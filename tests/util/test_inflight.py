@@ -39,6 +39,17 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
     return fake
 
 
+def post_ack_work(inflight: InFlight) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """Post-ack work started now; the event is set once it gets through the gate."""
+    started = asyncio.Event()
+
+    async def work() -> None:
+        async with inflight.slot():
+            started.set()
+
+    return asyncio.create_task(work()), started
+
+
 async def turns(n: int = 20) -> None:
     for _ in range(n):
         await asyncio.sleep(0)
@@ -70,15 +81,9 @@ async def test_work_waits_for_the_pending_ack_then_goes() -> None:
 
 async def test_during_a_burst_the_gate_stays_shut_through_the_quiet_spell() -> None:
     inflight = InFlight(4, quiet=3600, burst=1)  # every arrival makes a burst
-    started = asyncio.Event()
-
-    async def work() -> None:
-        async with inflight.slot():
-            started.set()
-
     async with inflight.awaiting_ack():
         pass
-    running = asyncio.create_task(work())
+    running, started = post_ack_work(inflight)
     await turns(50)
     assert not started.is_set()  # no ack pending, but not quiet for long enough yet
     running.cancel()
@@ -87,15 +92,9 @@ async def test_during_a_burst_the_gate_stays_shut_through_the_quiet_spell() -> N
 
 async def test_a_request_within_the_quiet_spell_keeps_the_gate_shut() -> None:
     inflight = InFlight(4, quiet=0, burst=1)
-    started = asyncio.Event()
-
-    async def work() -> None:
-        async with inflight.slot():
-            started.set()
-
     async with inflight.awaiting_ack():
         pass
-    running = asyncio.create_task(work())  # the reopening is due at the next turn ...
+    running, started = post_ack_work(inflight)  # the reopening is due at the next turn ...
     async with inflight.awaiting_ack():  # ... but another request comes first
         await turns()
         assert not started.is_set()
@@ -160,15 +159,9 @@ async def test_two_inflights_in_one_process_share_the_hold() -> None:
 
 async def test_during_a_burst_an_accepted_connection_shuts_the_gate_before_its_request() -> None:
     inflight = InFlight(4, quiet=0, burst=1)
-    started = asyncio.Event()
-
-    async def work() -> None:
-        async with inflight.slot():
-            started.set()
-
     inflight.connection_opened()
     assert not gc.isenabled()
-    running = asyncio.create_task(work())
+    running, started = post_ack_work(inflight)
     async with inflight.awaiting_ack():  # its request reached a handler: shut until the ack
         await turns()
         assert not started.is_set()
