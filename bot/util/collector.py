@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import time
 
-MAX_HOLD = 0.5  # seconds, as bot/util/inflight.py's ACK_PRIORITY_WAIT
+MAX_HOLD = 0.5  # seconds; also how long post-ack work yields to acks (bot/util/inflight.py)
 
 
 class _Collector:

@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 
 from bot.util import collector
 
-ACK_PRIORITY_WAIT = 0.5  # seconds post-ack work yields to pending acks, at most
+ACK_PRIORITY_WAIT = collector.MAX_HOLD  # seconds post-ack work (and the collector) wait
 ACK_QUIET = 0.02  # seconds with no ack pending, during a burst, before post-ack work goes on
 BURST_ARRIVALS = 32  # requests or connections ...
 BURST_WINDOW = 0.1  # ... within this many seconds: a burst (320/s; 50 busy moderators send ~120/s)

@@ -373,20 +373,19 @@ async def test_a_card_whose_opener_died_before_posting_is_posted_after_the_lease
 async def test_a_card_whose_opener_died_before_sharing_its_ts_is_found_not_posted_again(
     replicas: ReplicaSet, clock: ManualClock
 ) -> None:
-    lost = ["keep_ts", "release_post"]  # the opener posted the card, then died
+    lost = ["the opener's ts and claim"]  # it posted the card, then died
     for replica in replicas.replicas:
         share = replica.alerts.share
         assert share is not None
-        for name in ("keep_ts", "release_post"):
-            original = getattr(share, name)
+        original = share.keep_ts
 
-            async def dropped(*args: Any, _name: str = name, _original: Any = original) -> None:
-                if _name in lost:
-                    lost.remove(_name)
-                    return
-                await _original(*args)
+        async def dropped(*args: Any, _original: Any = original) -> None:
+            if lost:
+                lost.pop()  # neither the ts shared nor the posting claim given back
+                return
+            await _original(*args)
 
-            setattr(share, name, dropped)
+        share.keep_ts = dropped  # type: ignore[method-assign,assignment]
     assert await deliver(replicas, warning("sara")) == 200
     await replicas.idle()
     [card] = cards(replicas)

@@ -767,8 +767,7 @@ class AlertDesk:
             message.changed()
             await message.show()
             if posting and message.ts is not None:
-                await self.share.keep_ts(name, message.ts)
-                await self.share.release_post(name, self.replica)
+                await self.share.keep_ts(name, message.ts, self.replica)
             if await newest() == version:
                 return
 
@@ -786,8 +785,7 @@ class AlertDesk:
             alert_id = target if kind == "card" else name
             message.ts = await self._poster.find_message(self.channel, "alert_id", alert_id)
         if message.ts is not None:
-            await self.share.keep_ts(name, message.ts)
-            await self.share.release_post(name, self.replica)
+            await self.share.keep_ts(name, message.ts, self.replica)
         return True
 
     async def _escalate_shared(self, key: str, target: str) -> None:

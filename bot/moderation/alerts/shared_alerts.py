@@ -222,16 +222,15 @@ class AlertShare:
     async def ts(self, name: str) -> str | None:
         return await self.shared.get(f"alert-ts:{name}")
 
-    async def keep_ts(self, name: str, ts: str) -> None:
+    async def keep_ts(self, name: str, ts: str, owner: str) -> None:
+        """Share the message's ts, then give back the posting claim `owner` held for it."""
         await self.shared.put(f"alert-ts:{name}", ts, KEEP_FOR)
+        await self.shared.release(f"alert-post:{name}", owner)
 
     async def claim_post(self, name: str, owner: str, lease: float) -> str | None:
         """Who posts card or digest `name`: its opener from opening until its ts is shared; a
         claim that ran out without a ts means the opener died, and another replica takes it."""
         return await self.shared.claim(f"alert-post:{name}", owner, lease)
-
-    async def release_post(self, name: str, owner: str) -> None:
-        await self.shared.release(f"alert-post:{name}", owner)
 
     async def claim_click(self, alert_id: str, user_id: str) -> str | None:
         return await self.shared.claim(f"alert-click:{alert_id}", user_id, CLICK_LEASE)
